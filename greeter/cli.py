@@ -1,0 +1,174 @@
+"""The command line: ``python facenet.py [COMMAND] [OPTIONS]``.
+
+With no command the greeter runs; ``encode`` and ``verify`` work on photos.
+Every command takes the common options after its name. Exit status: 0
+success, 1 a runtime failure, 2 bad arguments or unreadable input files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from greeter.paths import IMAGES_DIR, WEIGHTS_DIR
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+COMMANDS = {
+    "run": "watch the source and welcome the people in --images (the default)",
+    "encode": "write the encodings of photos to an .npz file",
+    "verify": "tell whether two photos show the same person",
+}
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    common = parser.add_argument_group("common options")
+    common.add_argument("--images", default=IMAGES_DIR, metavar="DIR",
+                        help="folder of known people: NAME.jpg or NAME/*.jpg (default: %(default)s)")
+    common.add_argument("--model", choices=("dlib", "openface"), default="dlib",
+                        help="face encoder network (default: %(default)s; openface needs "
+                             "OpenFace's CSV weights in --weights)")
+    common.add_argument("--weights", default=WEIGHTS_DIR, metavar="DIR",
+                        help="folder of the OpenFace CSV weights for --model openface "
+                             "(default: %(default)s)")
+    common.add_argument("--threshold", type=float, default=None, metavar="D",
+                        help="largest L2 distance that counts as the same person "
+                             "(default: the model's, 0.6 for dlib, 0.52 for openface)")
+    common.add_argument("--source", default="0", metavar="SRC",
+                        help="camera index, video file, image file, folder of images, "
+                             "or a stream URL of your own camera (default: camera 0)")
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    """The argument parser of ``command`` (one of COMMANDS)."""
+    if command == "run":
+        listing = "\n".join(f"  {name:8} {text}" for name, text in COMMANDS.items())
+        parser = argparse.ArgumentParser(
+            prog="facenet.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+            description="Recognise the people whose photos are in images/ and welcome "
+                        "them by voice.",
+            epilog=f"commands (python facenet.py COMMAND --help):\n{listing}")
+        _add_run_options(parser)
+    else:
+        parser = argparse.ArgumentParser(prog=f"facenet.py {command}",
+                                         description=COMMANDS[command])
+        if command == "encode":
+            parser.add_argument("photos", nargs="+", metavar="PHOTO_OR_FOLDER")
+            parser.add_argument("--out", required=True, metavar="FILE.npz",
+                                help="where to write paths, encodings and threshold")
+        elif command == "verify":
+            parser.add_argument("photo1")
+            parser.add_argument("photo2")
+    _add_common_options(parser)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true",
+                        help="no window (chosen automatically when there is no display)")
+    parser.add_argument("--no-speech", action="store_true", help="greet in text only")
+    parser.add_argument("--confirm", type=int, default=3, metavar="N",
+                        help="greet a person recognised in N consecutive processed frames "
+                             "(default: %(default)s)")
+    parser.add_argument("--cooldown", type=float, default=60.0, metavar="S",
+                        help="do not greet the same person again within S seconds "
+                             "(default: %(default)s)")
+    parser.add_argument("--log", metavar="FILE.csv",
+                        help="append one row per greeting: time,frame,name,distance")
+    parser.add_argument("--loop", action="store_true",
+                        help="play a file source again and again")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; ``args.command`` is one of COMMANDS."""
+    command = argv[0] if argv and argv[0] in COMMANDS else "run"
+    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    args = build_parser(command).parse_args(rest)
+    args.command = command
+    if args.threshold is not None and args.threshold <= 0:
+        build_parser(command).error("--threshold must be a positive distance")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # TensorFlow is imported only now, so that --help and argument errors are instant.
+    if args.command == "encode":
+        return encode_command(args)
+    if args.command == "verify":
+        return verify_command(args)
+    from greeter.app import run_greeter
+    return run_greeter(args)
+
+
+def _load_encoder(args: argparse.Namespace):
+    """The FaceEncoder the options ask for, or None after saying why it cannot load."""
+    from greeter.detect import DetectorError
+    from greeter.encode import FaceEncoder
+    from greeter.weights import WeightsError
+    try:
+        encoder = FaceEncoder(args.model, args.weights)
+    except (WeightsError, DetectorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    if args.threshold is not None:
+        encoder.threshold = args.threshold
+    return encoder
+
+
+def encode_command(args: argparse.Namespace) -> int:
+    """``encode``: photos to an .npz of paths, encodings (NaN rows when unusable) and threshold."""
+    import numpy as np
+
+    from greeter.photos import list_photos
+    missing = [path for path in args.photos if not os.path.exists(path)]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    photos = list_photos(args.photos)
+    if not photos:
+        print(f"error: no photos in {', '.join(args.photos)}", file=sys.stderr)
+        return EXIT_USAGE
+    encoder = _load_encoder(args)
+    if encoder is None:
+        return EXIT_FAILURE
+    encodings = np.full((len(photos), 128), np.nan, np.float32)
+    for row, path in enumerate(photos):
+        result = encoder.encode_photo(path)
+        if result.encoding is None:
+            print(f"skipped {path}: {result.note}", file=sys.stderr)
+            continue
+        encodings[row] = result.encoding
+        if result.note:
+            print(f"{path}: {result.note}", file=sys.stderr)
+    encoded = int(np.isfinite(encodings[:, 0]).sum())
+    from greeter.files import write_npz_atomically
+    write_npz_atomically(args.out, paths=np.array(photos, dtype=str), encodings=encodings,
+                         threshold=np.float64(encoder.threshold))
+    print(f"encoded {encoded} of {len(photos)} photos into {args.out}")
+    return EXIT_OK if encoded else EXIT_FAILURE
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """``verify``: the distance between two photos' faces, and the verdict at the threshold."""
+    for path in (args.photo1, args.photo2):
+        if not os.path.isfile(path):
+            print(f"error: no such photo: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    encoder = _load_encoder(args)
+    if encoder is None:
+        return EXIT_FAILURE
+    results = [encoder.encode_photo(path) for path in (args.photo1, args.photo2)]
+    for result in results:
+        if result.encoding is None:
+            print(f"error: {result.path}: {result.note}", file=sys.stderr)
+            return EXIT_USAGE
+        if result.note:
+            print(f"{result.path}: {result.note}", file=sys.stderr)
+    from greeter.match import face_distance
+    distance = float(face_distance(results[0].encoding[None], results[1].encoding)[0])
+    verdict = "same person" if distance <= encoder.threshold else "different people"
+    print(f"distance {distance:.3f}: {verdict} (threshold {encoder.threshold:g})")
+    return EXIT_OK

@@ -1,0 +1,141 @@
+"""Faces to 128-number encodings: landmarks, an aligned chip, then the network.
+
+Two networks can do the last step:
+- ``dlib`` (the default, shipped): dlib's ResNet face descriptor, 150x150 RGB
+  chips, encodings not L2-normalised.
+- ``openface``: the classic demo's Keras Inception network with OpenFace's CSV
+  weights, which the user supplies; 96x96 chips, L2-normalised encodings.
+Every threshold is a plain L2 distance between two encodings of one network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from greeter import align, landmarks, resnet
+from greeter.detect import Box, face_locations, load_face_detector
+from greeter.paths import WEIGHTS_DIR
+from greeter.photos import PhotoError, read_photo
+
+NETWORKS = ("dlib", "openface")
+
+# Chosen on ../shared/faces/people with bench/accuracy.py; see README.md.
+DLIB_THRESHOLD = 0.6
+
+# A photo the cascade finds no face in may itself be a tight face crop: then
+# the whole photo is the face box, if it is roughly face-shaped.
+FACE_SHAPED_ASPECT = (0.6, 1.6)
+
+
+@dataclass(frozen=True)
+class EncodedPhoto:
+    """A photo's encoding (None when it has no usable face) and what to tell the user
+    about it (why it was skipped, or how its face was found), without the path."""
+
+    path: str
+    encoding: np.ndarray | None
+    note: str = ""
+
+
+class FaceEncoder:
+    """Encodes faces in images with one network; load once, use for every frame."""
+
+    def __init__(self, network: str = "dlib", weights_dir: str | None = None,
+                 aligned: bool = True) -> None:
+        """Load the detector, the landmark network and ``network``'s weights.
+
+        ``weights_dir`` holds the OpenFace CSV export for ``network="openface"``
+        (default: the project's ``weights/``). ``aligned=False`` encodes plain
+        cascade crops instead of aligned chips (for the accuracy benchmark).
+        Raises WeightsError or DetectorError naming the file that is wrong.
+        """
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
+        self.network = network
+        self.aligned = aligned
+        self.detector = load_face_detector()
+        self.landmark_model = landmarks.load_landmark_model()
+        if network == "dlib":
+            model = resnet.load_dlib_resnet()
+            self.threshold = DLIB_THRESHOLD
+            self.chip_size, self.chip_padding = resnet.INPUT_SIZE, 0.25
+            signature = tf.TensorSpec((None, self.chip_size, self.chip_size, 3), tf.float32)
+        else:
+            from greeter import openface  # builds the Inception network only when asked for
+            model = openface.load_openface_model(weights_dir or WEIGHTS_DIR)
+            self.threshold = openface.OPENFACE_THRESHOLD
+            # OpenFace's own alignment fills the 96-pixel square with the face.
+            self.chip_size, self.chip_padding = openface.OPENFACE_INPUT_SIZE, 0.0
+            signature = tf.TensorSpec((None, 3, self.chip_size, self.chip_size), tf.float32)
+        # A fixed signature with a free batch size: one trace, whatever the
+        # number of faces in a frame, and none of predict()'s per-call cost.
+        self._network = tf.function(lambda batch: model(batch, training=False),
+                                    input_signature=[signature])
+        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-"
+                          f"{self.chip_size}-{self.chip_padding}")
+
+    def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
+        if not boxes:
+            return np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
+        if not self.aligned:
+            return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
+        points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+        return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
+
+    def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
+        """The network's encodings (N, 128) float32 of RGB uint8 chips (N, S, S, 3)."""
+        if len(chips) == 0:
+            return np.zeros((0, 128), np.float32)
+        batch = chips.astype(np.float32)
+        if self.network == "openface":
+            batch = batch.transpose(0, 3, 1, 2) / 255.0
+        return self._network(tf.constant(batch)).numpy()
+
+    def face_encodings(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
+        return self.encodings_of_chips(self.face_chips(image, boxes))
+
+    def photo_face(self, image: np.ndarray) -> tuple[Box | None, str]:
+        """The face box to encode in a photo, and a note for the user.
+
+        The largest face the cascade finds; else, for a roughly face-shaped
+        image, the whole image (a tight face crop); else None.
+        """
+        boxes = face_locations(self.detector, image)
+        if len(boxes) > 1:
+            return boxes[0], f"{len(boxes)} faces found; used the largest"
+        if boxes:
+            return boxes[0], ""
+        height, width = image.shape[:2]
+        if FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]:
+            return (0, 0, width, height), "no face detected; took the whole image as the face"
+        return None, "no face found"
+
+    def encode_photo(self, path: str) -> EncodedPhoto:
+        """The encoding of the face in the photo at ``path``, or None with the reason."""
+        try:
+            image = read_photo(path)
+        except PhotoError as error:
+            return EncodedPhoto(path, None, error.reason)
+        return self.encode_photo_image(image, path)
+
+    def encode_photo_image(self, image: np.ndarray, path: str) -> EncodedPhoto:
+        """As :meth:`encode_photo`, for the already decoded photo ``image`` of ``path``."""
+        box, note = self.photo_face(image)
+        if box is None:
+            return EncodedPhoto(path, None, f"{note}; use a photo where the face is "
+                                            "clearly visible")
+        return EncodedPhoto(path, self.face_encodings(image, [box])[0], note)
+
+
+def _crop_chip(image: np.ndarray, box: Box, size: int) -> np.ndarray:
+    """The cascade box, resized to ``size`` square, as RGB (the unaligned chip)."""
+    x, y, w, h = box
+    crop = image[max(y, 0):y + h, max(x, 0):x + w]
+    return cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA),
+                        cv2.COLOR_BGR2RGB)

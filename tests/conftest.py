@@ -1,0 +1,29 @@
+"""Shared fixtures: the real face photos beside the repository, and the real encoder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FACES = (REPO.parent / "shared" / "faces").resolve()
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    """../shared/faces beside the repository; tests that need it skip where it is absent."""
+    if not FACES.is_dir():
+        pytest.skip(f"real face photos not found at {FACES} (../shared/faces beside the "
+                    "repository); they are in every developer checkout and in CI")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default FaceEncoder (dlib ResNet, shipped weights), loaded once per session."""
+    from greeter.encode import FaceEncoder
+    return FaceEncoder()
