@@ -1,0 +1,41 @@
+"""Real test videos, built from the photos in ../shared/faces with cv2.VideoWriter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+WIDTH, HEIGHT = 640, 360
+
+
+def scene_frame(photo: Path | None, seed: int = 0) -> np.ndarray:
+    """A 640x360 frame: the photo centred on a noisy grey wall, or the bare wall."""
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(90, 140, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    if photo is not None:
+        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        scale = min((HEIGHT - 20) / image.shape[0], (WIDTH - 20) / image.shape[1])
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        top, left = (HEIGHT - image.shape[0]) // 2, (WIDTH - image.shape[1]) // 2
+        frame[top:top + image.shape[0], left:left + image.shape[1]] = image
+    return frame
+
+
+def write_video(path: Path, scenes: list[tuple[Path | None, float]], fps: float = 10) -> int:
+    """Write ``scenes`` (photo or None for an empty doorway, seconds each) to an
+    MJPG .avi at ``fps``; returns the number of frames written."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    assert writer.isOpened(), f"cannot write {path}"
+    count = 0
+    for number, (photo, seconds) in enumerate(scenes):
+        frame = scene_frame(photo, number)
+        for step in range(int(round(seconds * fps))):
+            # A little camera shake, so consecutive frames are not identical.
+            shift = np.float32([[1, 0, (step % 5) - 2], [0, 1, (step % 3) - 1]])
+            writer.write(cv2.warpAffine(frame, shift, (WIDTH, HEIGHT),
+                                        borderMode=cv2.BORDER_REPLICATE))
+            count += 1
+    writer.release()
+    return count
