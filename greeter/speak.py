@@ -1,0 +1,474 @@
+"""Speaking greetings without ever freezing the video loop.
+
+pyttsx3 speaks through the platform's engine (espeak-ng on Linux, SAPI5 on
+Windows, NSSpeechSynthesizer on macOS). Its ``runAndWait()`` blocks for the
+whole sentence, its engine misbehaves when driven from several threads, and
+espeak-ng can even ``exit()`` the process when its data files are missing.
+So all speech happens in a worker *process* of its own, fed by a small queue:
+the caller only ever drops a sentence into the queue, and a crashing or
+hanging engine takes down nothing but the worker, which ``close()`` can kill.
+
+Without sound: pyttsx3 (2.99 here) on Linux renders each sentence with espeak-ng
+and plays it by running ``aplay``; when ``aplay`` is missing, or there is no
+sound device, it prints an error to stderr for every sentence and speaks into
+nothing. The worker therefore plays a moment of silence through ``aplay``
+when it starts; if that fails the Speaker warns once and turns itself off.
+
+The worker runs under the "spawn" start method (the one that works on Linux,
+macOS and Windows alike): a program that uses :class:`Speaker` must start
+from an ``if __name__ == "__main__":`` block, and should keep heavy imports
+out of its main module's top level, because the worker re-imports that module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.queues import Queue
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyttsx3
+
+# "spawn" starts a fresh interpreter: the only start method on Windows and the
+# default on macOS; using it everywhere makes Linux behave the same, and a
+# fresh process holds no copies of the caller's camera, windows or threads.
+_CONTEXT = multiprocessing.get_context("spawn")
+
+# A few waiting sentences absorb a burst; beyond that say() drops sentences,
+# because the worker is behind and they would come too late anyway.
+_QUEUE_SIZE = 3
+
+
+class SpeechError(RuntimeError):
+    """The speech engine could not start, failed, or did not finish in time."""
+
+
+def greeting_sentence(names: Sequence[str]) -> str:
+    """Return the greeting for ``names``.
+
+    ``["Alice"]`` gives "Welcome Alice, have a nice day!",
+    ``["Alice", "Bob", "Carol"]`` gives "Welcome Alice, Bob and Carol, have a
+    nice day!". Raises ValueError when ``names`` is empty.
+    """
+    if not names:
+        raise ValueError("greeting_sentence needs at least one name")
+    if len(names) == 1:
+        who = names[0]
+    else:
+        who = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Welcome {who}, have a nice day!"
+
+
+def _print_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _install_hint() -> str:
+    """Return what to install so that pyttsx3 finds this platform's engine."""
+    if sys.platform == "darwin":
+        return "pyttsx3 needs PyObjC on macOS: pip install pyobjc"
+    if sys.platform == "win32":
+        return "pyttsx3 needs comtypes and pywin32 on Windows: pip install comtypes pywin32"
+    return "install espeak-ng: sudo apt-get install espeak-ng"
+
+
+class Speaker:
+    """Speaks sentences in a worker process; ``say()`` never blocks.
+
+    If the engine fails to start, or fails or dies later, the Speaker calls
+    ``on_warning`` once with what failed and what to do, ``available`` turns
+    False and later ``say()`` calls are ignored: the caller goes on showing
+    greetings as text. The caller hears of a failure on its next ``say()``,
+    ``poll()``, ``wait_ready()`` or ``available``, never from another thread.
+
+    ``record_to`` names a folder where the worker writes each sentence as a
+    numbered WAV file (0001.wav, ...) instead of playing it: for machines
+    without sound, and for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        driver_name: str | None = None,
+        rate: int | None = None,
+        voice: str | None = None,
+        max_delay: float = 5.0,
+        record_to: str | None = None,
+        on_warning: Callable[[str], None] = _print_warning,
+    ) -> None:
+        """Start the worker and return at once; the engine starts in the worker.
+
+        ``driver_name`` is pyttsx3's ("espeak", "sapi5", "nsss"; None: the
+        platform's default); ``rate`` (words per minute) and ``voice`` (a
+        voice id) keep the engine's defaults when None. A sentence still
+        waiting ``max_delay`` seconds after ``say()`` is dropped unspoken.
+        """
+        self._on_warning = on_warning
+        self._available = True
+        self._warned = False
+        self._closed = False
+        self._ready = False
+        self._spoken = 0
+        self._commands = _CONTEXT.Queue(maxsize=_QUEUE_SIZE)
+        self._status, worker_status = _CONTEXT.Pipe(duplex=False)
+        self._process = _CONTEXT.Process(
+            target=_speech_worker,
+            args=(self._commands, worker_status, driver_name, rate, voice,
+                  max_delay, record_to),
+            name="greeter-speech",
+            # Daemonic: should the caller forget close(), multiprocessing
+            # terminates the worker at exit instead of waiting for it.
+            daemon=True,
+        )
+        self._process.start()
+        self._pid = self._process.pid
+        # Only the worker may hold the writing end, so that its death reads
+        # as end-of-file here.
+        worker_status.close()
+
+    @property
+    def available(self) -> bool:
+        """Return False once speech has failed or the Speaker is closed."""
+        return self.poll()
+
+    @property
+    def ready(self) -> bool:
+        """Return True once the worker has started its engine."""
+        self.poll()
+        return self._ready
+
+    @property
+    def spoken(self) -> int:
+        """Return how many sentences the engine has finished so far."""
+        self.poll()
+        return self._spoken
+
+    @property
+    def pid(self) -> int:
+        """Return the worker's process id."""
+        return self._pid
+
+    def say(self, text: str) -> None:
+        """Queue ``text`` to be spoken and return at once; return None.
+
+        Ignored when speech is unavailable or ``text`` is blank; dropped when
+        sentences are already waiting (the worker is behind).
+        """
+        if not self.poll() or not text.strip():
+            return
+        try:
+            self._commands.put_nowait((time.time(), text))
+        except queue.Full:
+            pass  # a greeting that would come late is worse than none
+
+    def poll(self) -> bool:
+        """Read the worker's news without blocking; return ``available``.
+
+        Emits the single warning when the worker reported a failure or died.
+        """
+        if not self._available:
+            return False
+        error = self._read_status()
+        if error is None and not self._process.is_alive():
+            # It may have reported its error just before exiting.
+            error = self._read_status() or self._death_message()
+        if error is not None:
+            self._fail(error)
+        return self._available
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block up to ``timeout`` s for the engine to start; return ``ready``.
+
+        Returns False at once when speech failed (the warning is emitted).
+        """
+        deadline = time.monotonic() + timeout
+        while self.poll() and not self._ready:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            multiprocessing.connection.wait(
+                [self._status, self._process.sentinel], remaining)
+        return self._ready and self._available
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop speaking and end the worker; return None. Safe to call twice.
+
+        An idle worker leaves when asked; one that is mid-sentence (or hung)
+        is killed after 0.1 s. Returns within about ``timeout`` s.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._available = False
+        try:
+            self._commands.put_nowait(None)
+        except (queue.Full, ValueError, OSError):
+            pass  # it is busy or gone: it gets killed below
+        grace = min(0.1, timeout)
+        _stop_process(self._process, grace=grace, timeout=timeout - grace)
+        # Don't let interpreter exit wait to flush sentences to a dead reader.
+        self._commands.cancel_join_thread()
+        self._commands.close()
+        self._status.close()
+        if not self._process.is_alive():
+            self._process.close()
+
+    def __enter__(self) -> Speaker:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _read_status(self) -> str | None:
+        """Take in the worker's messages; return its error message, if any."""
+        try:
+            while self._status.poll():
+                kind, detail = self._status.recv()
+                if kind == "ready":
+                    self._ready = True
+                elif kind == "spoken":
+                    self._spoken += 1
+                elif kind == "error":
+                    return detail
+        except (EOFError, OSError):
+            pass  # the worker is gone; the caller looks at is_alive()
+        return None
+
+    def _death_message(self) -> str:
+        code = self._process.exitcode
+        if self._ready:
+            return (f"speech stopped: the speech worker exited unexpectedly "
+                    f"(exit code {code}); greetings are shown as text only")
+        return (f"speech is off: the speech engine exited with code {code} "
+                f"while starting ({_install_hint()})")
+
+    def _fail(self, message: str) -> None:
+        self._available = False
+        # The worker is useless now; end it at once rather than leave it.
+        _stop_process(self._process, grace=0.0, timeout=0.5)
+        if not self._warned:
+            self._warned = True
+            self._on_warning(message)
+
+
+def _stop_process(process: multiprocessing.process.BaseProcess, grace: float,
+                  timeout: float) -> None:
+    """End ``process`` and the players it started; return once it has exited
+    (or after ``grace`` + ``timeout`` s, should even a kill not take).
+
+    Waits ``grace`` s for it to leave by itself, then kills it: the worker
+    has nothing to save, so there is no point in asking politely.
+    """
+    process.join(grace)
+    if process.is_alive():
+        _kill_group(process)
+        process.join(timeout)
+
+
+def _kill_group(process: multiprocessing.process.BaseProcess) -> None:
+    """Kill the worker and, on POSIX, the audio players it runs; return None.
+
+    On Linux the sound is an ``aplay`` child of the worker: killing only the
+    worker would leave the sentence playing. The worker leads its own process
+    group (see _detach), so killing the group reaches both. Called only while
+    the worker is unreaped, so its pid cannot belong to anyone else.
+    """
+    if os.name == "posix" and process.pid is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass  # it has not made its group yet
+    process.kill()
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def _detach() -> None:
+    """Prepare a worker process; return None.
+
+    Ctrl+C is ignored here: the parent decides when the worker ends. On POSIX
+    the worker leads a new process group, so that the parent can kill it
+    together with the audio player it runs (see _kill_group).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.name == "posix":
+        os.setpgrp()
+    # pyttsx3 prints progress ("Audio saved to ...") that is no one's business.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
+def _start_engine(driver_name: str | None, rate: int | None,
+                  voice: str | None) -> pyttsx3.Engine:
+    """Return a started pyttsx3 engine; raise SpeechError saying what failed."""
+    try:
+        import pyttsx3
+
+        engine = pyttsx3.init(driver_name)
+        if rate is not None:
+            engine.setProperty("rate", rate)
+        if voice is not None:
+            engine.setProperty("voice", voice)
+    except Exception as exc:  # pyttsx3 raises whatever its driver raises
+        raise SpeechError(
+            f"the speech engine failed to start "
+            f"({type(exc).__name__}: {exc}); {_install_hint()}") from exc
+    return engine
+
+
+def _check_sound_output(engine: pyttsx3.Engine) -> None:
+    """Raise SpeechError when pyttsx3 would speak into nothing; return None.
+
+    On Linux pyttsx3's espeak driver plays every sentence with ``aplay`` and
+    ignores aplay's failure, so try aplay on 50 ms of silence.
+    """
+    if not sys.platform.startswith("linux") or getattr(engine, "driver_name", None) != "espeak":
+        return
+    aplay = shutil.which("aplay")
+    if aplay is None:
+        raise SpeechError(
+            "pyttsx3 plays speech with 'aplay', which is not "
+            "installed; install it: sudo apt-get install alsa-utils")
+    with tempfile.TemporaryDirectory() as folder:
+        silence = os.path.join(folder, "silence.wav")
+        with wave.open(silence, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(22050)
+            out.writeframes(b"\0\0" * 1102)
+        try:
+            result = subprocess.run([aplay, "-q", silence], capture_output=True,
+                                    text=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            raise SpeechError("the sound device does not respond "
+                              "('aplay' hangs)") from None
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or [f"exit code {result.returncode}"]
+        raise SpeechError(f"no sound output ({lines[-1]}); "
+                          f"greetings are shown as text only")
+
+
+def _speech_worker(commands: Queue, status: Connection, driver_name: str | None,
+                   rate: int | None, voice: str | None, max_delay: float,
+                   record_to: str | None) -> None:
+    """Speak sentences from ``commands`` until None arrives; return None.
+
+    Sends ("ready", ""), ("spoken", text) and ("error", message) on ``status``;
+    after an error it returns, ending the process.
+    """
+    _detach()
+    try:
+        engine = _start_engine(driver_name, rate, voice)
+        if record_to is None:
+            _check_sound_output(engine)
+    except SpeechError as exc:
+        status.send(("error", f"speech is off: {exc}"))
+        return
+    errors: list[str] = []
+    engine.connect("error", lambda name=None, exception=None: errors.append(repr(exception)))
+    status.send(("ready", ""))
+    parent = multiprocessing.parent_process()
+    count = 0
+    while True:
+        try:
+            item = commands.get(timeout=0.5)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the program died without close(): don't linger
+            continue
+        if item is None:
+            return
+        said_at, text = item
+        if time.time() - said_at > max_delay:
+            continue  # too late to be a greeting
+        count += 1
+        try:
+            if record_to is None:
+                engine.say(text)
+            else:
+                engine.save_to_file(text, os.path.join(record_to, f"{count:04d}.wav"))
+            engine.runAndWait()
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        if errors:
+            status.send(("error", f"speech stopped: the speech engine failed "
+                                  f"({errors[0]}); greetings are shown as text only"))
+            return
+        status.send(("spoken", text))
+
+
+# ------------------------------------------------------------ rendering files
+
+
+def render_speech_to_file(text: str, path: str, timeout: float = 20,
+                          driver_name: str | None = None) -> None:
+    """Render ``text`` into the audio file ``path`` (replacing it); return None.
+
+    Uses pyttsx3's ``save_to_file`` in a worker process, so a hung engine
+    cannot hang the caller. The file is WAV (AIFF data with macOS's nsss
+    driver). Raises SpeechError with the reason when the engine fails, does
+    not finish within ``timeout`` seconds, or writes no audio.
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        os.remove(path)  # so that an old file can't pass for the new one
+    results, worker_results = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(target=_render_worker, name="greeter-render",
+                               args=(text, path, driver_name, worker_results),
+                               daemon=True)
+    process.start()
+    worker_results.close()
+    finished = False
+    try:
+        if not results.poll(timeout):
+            raise SpeechError(f"the speech engine did not finish within {timeout} s")
+        error = results.recv()
+        finished = True
+    except EOFError:
+        process.join(1.0)
+        raise SpeechError(f"the speech engine crashed (exit code {process.exitcode}); "
+                          f"{_install_hint()}") from None
+    finally:
+        # A worker that answered is exiting by itself; one that did not, is hung.
+        _stop_process(process, grace=1.0 if finished else 0.0, timeout=1.0)
+        results.close()
+        if not process.is_alive():
+            process.close()
+    if error:
+        raise SpeechError(error)
+    if not os.path.exists(path) or os.path.getsize(path) <= 44:  # 44: WAV header
+        # pyttsx3's espeak driver silently writes nothing for long texts.
+        raise SpeechError(f"the speech engine wrote no audio to {path} "
+                          f"(pyttsx3's espeak driver silently drops texts of more than a "
+                          f"few sentences)")
+
+
+def _render_worker(text: str, path: str, driver_name: str | None,
+                   results: Connection) -> None:
+    """Render ``text`` to ``path``; send "" on success, else the error message."""
+    _detach()
+    try:
+        engine = _start_engine(driver_name, None, None)
+        engine.save_to_file(text, path)
+        engine.runAndWait()
+    except SpeechError as exc:
+        results.send(str(exc))
+    except Exception as exc:
+        results.send(f"the speech engine failed ({type(exc).__name__}: {exc})")
+    else:
+        results.send("")
