@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets facenet up on this machine: the system packages it needs (Debian and
-# Ubuntu: espeak-ng for speech, OpenCV's window libraries), a virtual
+# Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries), a virtual
 # environment in .venv, and the Python packages. Run it again at any time.
 #   ./setup.sh          what the program needs
 #   ./setup.sh --dev    and what the tests and benchmarks need
@@ -10,7 +10,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 if command -v apt-get >/dev/null 2>&1; then
-  packages="espeak-ng libespeak-ng1 libgl1 libglib2.0-0"
+  packages="espeak-ng libespeak-ng1 alsa-utils libgl1 libglib2.0-0"
   [ "$dev" = 1 ] && packages="$packages xvfb xauth sox"
   missing=""
   for package in $packages; do

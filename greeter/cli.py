@@ -94,7 +94,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # TensorFlow is imported only now, so that --help and argument errors are instant.
+    # TensorFlow is imported only now, so that --help and argument errors are
+    # instant; its C++ start-up chatter says nothing a user can act on.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.command == "encode":
         return encode_command(args)
     if args.command == "verify":

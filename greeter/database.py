@@ -17,15 +17,17 @@ import sys
 import threading
 import zipfile
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import platformdirs
 
-from greeter.encode import FaceEncoder
 from greeter.files import write_npz_atomically
 from greeter.match import Gallery
 from greeter.photos import PhotoError, decode_photo, is_photo_file, read_photo_bytes
+
+if TYPE_CHECKING:  # the greeter imports TensorFlow only once its source is open
+    from greeter.encode import FaceEncoder
 
 # Files that operating systems leave in folders; not worth a message.
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
@@ -142,7 +144,7 @@ class EncodingCache:
 class PhotoLibrary:
     """The people in an images folder, kept up to date by :meth:`refresh`."""
 
-    def __init__(self, images_dir: str, encoder: FaceEncoder,
+    def __init__(self, images_dir: str, encoder: "FaceEncoder",
                  cache_dir: str | None = None,
                  on_message: Callable[[str], None] | None = None) -> None:
         self.images_dir = images_dir

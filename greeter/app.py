@@ -1,0 +1,133 @@
+"""The greeter: watch a source, recognise the people in images/, welcome them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+from greeter.capture import SourceError, open_source
+from greeter.cli import EXIT_FAILURE, EXIT_OK
+from greeter.database import PhotoLibrary, watch_library
+from greeter.detect import DetectorError, face_locations
+from greeter.draw import Window, draw_faces
+from greeter.greet import GreetingLog, GreetingPolicy
+from greeter.match import Match, match_faces
+from greeter.speak import Speaker, greeting_sentence
+from greeter.weights import WeightsError
+
+# How long the window shows a still photo of a slideshow.
+STILL_SECONDS = 2.0
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def display_available() -> bool:
+    """False where no window can open: Linux (and BSD) without an X or Wayland display."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop the program the way Ctrl+C does, through the same clean-up."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def open_library(images_dir: str, encoder) -> PhotoLibrary:
+    """The photo library of ``images_dir`` (created with a hint if missing), loaded once."""
+    if not os.path.isdir(images_dir):
+        os.makedirs(images_dir, exist_ok=True)
+        warn(f"created {images_dir}: put one photo per person there, named after them "
+             "(alice.jpg, bob_2.jpg); they are picked up while the program runs")
+    library = PhotoLibrary(images_dir, encoder, on_message=warn)
+    library.refresh()
+    if library.photo_counts:
+        people = ", ".join(f"{name} ({count})" for name, count in library.photo_counts.items())
+        warn(f"{len(library.photo_counts)} people known: {people}")
+    else:
+        warn(f"nobody to greet yet: add one photo per person to {images_dir}, named after "
+             "them (alice.jpg); they are picked up while the program runs")
+    return library
+
+
+def welcome(names: list[str], matches: list[Match], frame_index: int,
+            speaker: Speaker | None, log: GreetingLog | None) -> None:
+    """Greet ``names`` in text, in the log and (if there is a speaker) by voice."""
+    sentence = greeting_sentence(names)
+    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {sentence}", flush=True)
+    if speaker is not None:
+        speaker.say(sentence)
+    if log is not None:
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        distances = {match.name: match.distance for match in matches}
+        for name in names:
+            log.write(now, frame_index, name, distances[name])
+
+
+def run_greeter(args: argparse.Namespace) -> int:
+    """The greeter's frame loop; returns the exit status."""
+    try:
+        source = open_source(args.source, loop=args.loop, on_message=warn)
+    except SourceError as error:
+        warn(f"error: {error}")
+        return EXIT_FAILURE
+    # TensorFlow is imported only now, so that a wrong --source fails at once.
+    from greeter.encode import FaceEncoder
+    try:
+        encoder = FaceEncoder(args.model, args.weights)
+    except (WeightsError, DetectorError) as error:
+        warn(f"error: {error}")
+        source.close()
+        return EXIT_FAILURE
+    threshold = args.threshold or encoder.threshold
+    library = open_library(args.images, encoder)
+    _stop_on_sigterm()
+    stop = threading.Event()
+    watch_library(library, stop)
+    speaker = None if args.no_speech else Speaker(on_warning=warn)
+    log = GreetingLog(args.log) if args.log else None
+    window = Window() if not args.headless and display_available() else None
+    policy = GreetingPolicy(args.confirm, args.cooldown)
+    frames, fps, started = 0, None, time.monotonic()
+    last = started
+    try:
+        for frame in source:
+            boxes = face_locations(encoder.detector, frame.image)
+            matches = match_faces(library.gallery, encoder.face_encodings(frame.image, boxes),
+                                  threshold)
+            names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
+            if names:
+                welcome(names, matches, frame.index, speaker, log)
+            frames += 1
+            now = time.monotonic()
+            fps = 1 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
+            last = now
+            if window is not None:
+                wait_ms = int(STILL_SECONDS * 1000) if frame.still else 1
+                if not window.show(draw_faces(frame.image, boxes, matches, fps), wait_ms):
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        source.close()
+        if window is not None:
+            window.close()
+        if speaker is not None:
+            speaker.close()
+        if log is not None:
+            log.close()
+        elapsed = time.monotonic() - started
+        print(f"processed {frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-9):.1f} fps)",
+              flush=True)
+    return EXIT_OK
