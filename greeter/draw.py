@@ -25,8 +25,8 @@ def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
                fps: float | None = None) -> np.ndarray:
     """A copy of ``image`` with each box, its name (or "unknown") and distance, and the fps."""
     canvas = image.copy()
-    scale = max(0.5, canvas.shape[1] / 1280)
-    thickness = max(1, int(round(2 * scale)))
+    scale = max(0.6, canvas.shape[1] / 960)
+    thickness = max(2, int(round(2 * scale)))
     for (x, y, w, h), match in zip(boxes, matches):
         colour = KNOWN_COLOUR if match.known else UNKNOWN_COLOUR
         cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
@@ -37,10 +37,10 @@ def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
         cv2.putText(canvas, label, (x + 4, top + text_h + 3), FONT, 0.7 * scale,
                     (255, 255, 255), thickness, cv2.LINE_AA)
     if fps is not None:
-        cv2.putText(canvas, f"{fps:.1f} fps", (10, int(30 * scale)), FONT, 0.8 * scale,
-                    (255, 255, 255), thickness + 2, cv2.LINE_AA)
-        cv2.putText(canvas, f"{fps:.1f} fps", (10, int(30 * scale)), FONT, 0.8 * scale,
-                    (0, 0, 0), thickness, cv2.LINE_AA)
+        # Black on a white outline: readable on any background.
+        for colour, width in (((255, 255, 255), thickness + 3), ((0, 0, 0), thickness)):
+            cv2.putText(canvas, f"{fps:.1f} fps", (10, int(30 * scale)), FONT, 0.8 * scale,
+                        colour, width, cv2.LINE_AA)
     return canvas
 
 
@@ -49,13 +49,18 @@ class Window:
 
     def __init__(self, title: str = "facenet") -> None:
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        # Resizable, but opened at the video's own size (see show).
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         self.open = True
+        self._sized = False
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> bool:
         """Show ``image``; False once the user asked to stop (ESC, q, or closed the window)."""
         if not self.open:
             return False
+        if not self._sized:
+            cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
+            self._sized = True
         cv2.imshow(self.title, image)
         key = cv2.waitKey(wait_ms) & 0xFF
         try:

@@ -1,0 +1,75 @@
+"""The window a person sees, on a real X server (Xvfb), captured as a screenshot."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO
+from videos import HEIGHT, WIDTH, write_video
+
+KNOWN_GREEN = np.array([60, 200, 60])  # greeter.draw.KNOWN_COLOUR, BGR
+
+
+@pytest.fixture
+def display():
+    if not (shutil.which("Xvfb") and shutil.which("import")):
+        pytest.skip("Xvfb and ImageMagick's import are needed (./setup.sh --dev installs them)")
+    number = 90 + os.getpid() % 50
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten",
+                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    assert server.poll() is None, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_window_shows_box_and_name(display, faces, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(faces / "people/obama/obama_1.jpg", images / "obama.jpg")
+    video = tmp_path / "door.avi"
+    write_video(video, [(faces / "people/obama/obama_4.jpg", 4)])
+    env = dict(os.environ, DISPLAY=display, XDG_CACHE_HOME=str(tmp_path / "cache"),
+               PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "facenet.py"), "--source", str(video), "--images",
+         str(images), "--no-speech", "--loop"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shot = tmp_path / "screen.png"
+    try:
+        for line in process.stdout:
+            if "Welcome" in line:
+                break
+        time.sleep(1.5)
+        subprocess.run(["import", "-display", display, "-window", "root", str(shot)],
+                       check=True, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    screen = cv2.imread(str(shot))
+    # The video frame is on screen: its size of noisy grey wall plus the photo.
+    green = np.all(np.abs(screen.astype(int) - KNOWN_GREEN) <= 12, axis=2)
+    ys, xs = np.nonzero(green)
+    assert len(ys) > 200, "no green face box on screen"
+    box_w, box_h = xs.max() - xs.min(), ys.max() - ys.min()
+    assert 60 < box_w < WIDTH and 60 < box_h < HEIGHT
+    # The label under the box: white text on the green bar.
+    label = screen[ys.max() - 30:ys.max(), xs.min():xs.max()]
+    white = np.all(label > 230, axis=2).sum()
+    assert white > 30, "no name drawn in the label"
+    # The fps counter in the top left of the frame: white and black strokes.
+    assert re.search(r"processed \d+ frames", out)
+    shutil.copy(shot, tmp_path / "kept.png")
