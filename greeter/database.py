@@ -16,6 +16,8 @@ import re
 import sys
 import threading
 import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -164,9 +166,14 @@ class PhotoLibrary:
         if tuple(photos) == self._seen:
             return False
         names, encodings, skipped = [], [], {}
-        for photo in photos:
+        # Reading, decoding and finding faces release the GIL: photos are
+        # prepared on every core at once while the networks take turns.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            results = list(pool.map(self._encoding, photos))
+        for photo, (encoding, note) in zip(photos, results):
             name = person_name(self.images_dir, photo.path)
-            encoding, note = self._encoding(photo) if name else (None, "no name in the file name")
+            if not name:
+                encoding, note = None, "no name in the file name; rename it after the person"
             if encoding is None:
                 skipped[photo.path] = note
             else:
@@ -180,7 +187,7 @@ class PhotoLibrary:
                 self._told.add(note)
                 self.on_message(note)
         self.skipped = skipped
-        self.photo_counts = {name: names.count(name) for name in sorted(set(names))}
+        self.photo_counts = dict(sorted(Counter(names).items()))
         self.gallery = Gallery(tuple(names), np.array(encodings, np.float32).reshape(-1, 128))
         self._seen = tuple(photos)
         return True

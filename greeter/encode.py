@@ -10,6 +10,7 @@ Every threshold is a plain L2 distance between two encodings of one network.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -57,7 +58,13 @@ class FaceEncoder:
             raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
         self.network = network
         self.aligned = aligned
-        self.detector = load_face_detector()
+        # OpenCV's cascade classifier crashes when one is shared between
+        # threads (the photo library encodes on several): one per thread.
+        self._per_thread = threading.local()
+        self._per_thread.detector = load_face_detector()
+        # Keras layers called eagerly are not safe to call from two threads at
+        # once; the networks take turns (they use every core anyway).
+        self._network_lock = threading.Lock()
         self.landmark_model = landmarks.load_landmark_model()
         if network == "dlib":
             model = resnet.load_dlib_resnet()
@@ -78,13 +85,21 @@ class FaceEncoder:
         self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-"
                           f"{self.chip_size}-{self.chip_padding}")
 
+    @property
+    def detector(self) -> cv2.CascadeClassifier:
+        """The Haar cascade of the calling thread."""
+        if not hasattr(self._per_thread, "detector"):
+            self._per_thread.detector = load_face_detector()
+        return self._per_thread.detector
+
     def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
         if not boxes:
             return np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
         if not self.aligned:
             return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
-        points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+        with self._network_lock:
+            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
     def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
@@ -94,7 +109,8 @@ class FaceEncoder:
         batch = chips.astype(np.float32)
         if self.network == "openface":
             batch = batch.transpose(0, 3, 1, 2) / 255.0
-        return self._network(tf.constant(batch)).numpy()
+        with self._network_lock:
+            return self._network(tf.constant(batch)).numpy()
 
     def face_encodings(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
