@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 from greeter.capture import SourceError, open_source
 from greeter.cli import EXIT_FAILURE, EXIT_OK
 from greeter.database import PhotoLibrary, watch_library
-from greeter.detect import DetectorError, face_locations
+from greeter.detect import DetectorError
 from greeter.draw import Window, draw_faces
 from greeter.greet import GreetingLog, GreetingPolicy
-from greeter.match import Match, match_faces
+from greeter.match import Match
+from greeter.recognise import FaceRecogniser
 from greeter.speak import Speaker, greeting_sentence
 from greeter.weights import WeightsError
 
@@ -89,7 +90,7 @@ def run_greeter(args: argparse.Namespace) -> int:
         warn(f"error: {error}")
         source.close()
         return EXIT_FAILURE
-    threshold = args.threshold or encoder.threshold
+    threshold = args.threshold if args.threshold is not None else encoder.threshold
     library = open_library(args.images, encoder)
     _stop_on_sigterm()
     stop = threading.Event()
@@ -98,13 +99,12 @@ def run_greeter(args: argparse.Namespace) -> int:
     log = GreetingLog(args.log) if args.log else None
     window = Window() if not args.headless and display_available() else None
     policy = GreetingPolicy(args.confirm, args.cooldown)
+    recogniser = FaceRecogniser(encoder, threshold)
     frames, fps, started = 0, None, time.monotonic()
     last = started
     try:
         for frame in source:
-            boxes = face_locations(encoder.detector, frame.image)
-            matches = match_faces(library.gallery, encoder.face_encodings(frame.image, boxes),
-                                  threshold)
+            boxes, matches = recogniser.recognise(frame.image, library.gallery)
             names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
             if names:
                 welcome(names, matches, frame.index, speaker, log)

@@ -1,0 +1,89 @@
+"""Who is in a frame: detect every face, then name each, re-encoding only when needed.
+
+A face found again where it was in the previous frame keeps the name found
+then, for at most REUSE_FRAMES frames: encoding is the costly stage, and a
+face that has not moved has not changed identity. A face that moves or
+changes size notably, or a new gallery, gets a fresh encoding at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from greeter.detect import Box, face_locations
+from greeter.match import Match, match_faces
+
+REUSE_FRAMES = 5
+# Boxes overlapping this much (intersection over union) are the same face, unmoved.
+SAME_PLACE_IOU = 0.7
+
+
+def box_overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes, 0..1."""
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, right - left) * max(0, bottom - top)
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@dataclass
+class _Tracked:
+    box: Box
+    match: Match
+    age: int  # frames since this face was last encoded
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent in each stage, summed over frames (for the benchmark)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        return {stage: 1000 * total / max(self.frames, 1) for stage, total in self.seconds.items()}
+
+
+class FaceRecogniser:
+    """Finds and names the faces of consecutive frames of one source."""
+
+    def __init__(self, encoder, threshold: float, reuse_frames: int = REUSE_FRAMES) -> None:
+        self.encoder = encoder
+        self.threshold = threshold
+        self.reuse_frames = reuse_frames
+        self.times = StageTimes()
+        self._tracked: list[_Tracked] = []
+        self._gallery = None
+
+    def _reusable(self, box: Box) -> _Tracked | None:
+        """The face of the previous frame at ``box``'s place, if it may keep its name."""
+        best = max(self._tracked, key=lambda t: box_overlap(t.box, box), default=None)
+        if (best is not None and best.age < self.reuse_frames
+                and box_overlap(best.box, box) >= SAME_PLACE_IOU):
+            return best
+        return None
+
+    def recognise(self, image: np.ndarray, gallery) -> tuple[list[Box], list[Match]]:
+        """The face boxes in a BGR frame, largest first, and who each one is."""
+        if gallery is not self._gallery:  # new people: every face is looked at afresh
+            self._tracked, self._gallery = [], gallery
+        started = time.perf_counter()
+        boxes = face_locations(self.encoder.detector, image)
+        detected = time.perf_counter()
+        previous = [self._reusable(box) for box in boxes]
+        fresh = [i for i, seen in enumerate(previous) if seen is None]
+        encodings = self.encoder.face_encodings(image, [boxes[i] for i in fresh])
+        encoded = time.perf_counter()
+        fresh_matches = iter(match_faces(gallery, encodings, self.threshold))
+        matches = [next(fresh_matches) if seen is None else seen.match for seen in previous]
+        self._tracked = [_Tracked(box, match, 0 if seen is None else seen.age + 1)
+                         for box, match, seen in zip(boxes, matches, previous)]
+        self.times.seconds["detect"] += detected - started
+        self.times.seconds["align+encode"] += encoded - detected
+        self.times.seconds["match"] += time.perf_counter() - encoded
+        self.times.frames += 1
+        return boxes, matches
