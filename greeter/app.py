@@ -17,6 +17,7 @@ from greeter.detect import DetectorError
 from greeter.draw import Window, draw_faces
 from greeter.greet import GreetingLog, GreetingPolicy
 from greeter.match import Match
+from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
 from greeter.speak import Speaker, greeting_sentence
 from greeter.weights import WeightsError
@@ -44,14 +45,15 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def open_library(images_dir: str, encoder) -> PhotoLibrary:
-    """The photo library of ``images_dir`` (created with a hint if missing), loaded once."""
+def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
+    """The photo library of ``images_dir`` (created with a hint if missing), loaded once;
+    ``on_progress(done, total)`` follows the photos being encoded."""
     if not os.path.isdir(images_dir):
         os.makedirs(images_dir, exist_ok=True)
         warn(f"created {images_dir}: put one photo per person there, named after them "
              "(alice.jpg, bob_2.jpg); they are picked up while the program runs")
     library = PhotoLibrary(images_dir, encoder, on_message=warn)
-    library.refresh()
+    library.refresh(on_progress)
     if library.photo_counts:
         people = ", ".join(f"{name} ({count})" for name, count in library.photo_counts.items())
         warn(f"{len(library.photo_counts)} people known: {people}")
@@ -75,8 +77,12 @@ def welcome(names: list[str], matches: list[Match], frame_index: int,
             log.write(now, frame_index, name, distances[name])
 
 
-def run_greeter(args: argparse.Namespace) -> int:
-    """The greeter's frame loop; returns the exit status."""
+def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
+    """The greeter's frame loop; returns the exit status.
+
+    ``launched`` is the time.monotonic() of the program's start, for the
+    start-up time reported once the first frame is processed.
+    """
     try:
         source = open_source(args.source, loop=args.loop, on_message=warn)
     except SourceError as error:
@@ -91,7 +97,7 @@ def run_greeter(args: argparse.Namespace) -> int:
         source.close()
         return EXIT_FAILURE
     threshold = args.threshold if args.threshold is not None else encoder.threshold
-    library = open_library(args.images, encoder)
+    library = open_library(args.images, encoder, progress_for(args))
     _stop_on_sigterm()
     stop = threading.Event()
     watch_library(library, stop)
@@ -110,6 +116,9 @@ def run_greeter(args: argparse.Namespace) -> int:
                 welcome(names, matches, frame.index, speaker, log)
             frames += 1
             now = time.monotonic()
+            if frames == 1:
+                warn(f"watching {source.description}: first frame processed "
+                     f"{now - (launched or started):.1f} s after launch")
             fps = 1 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now
             if window is not None:

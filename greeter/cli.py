@@ -19,6 +19,9 @@ COMMANDS = {
     "run": "watch the source and welcome the people in --images (the default)",
     "encode": "write the encodings of photos to an .npz file",
     "verify": "tell whether two photos show the same person",
+    "enroll": "take a photo of NAME at the camera and add it to --images",
+    "calibrate": "find the threshold that best tells the people in --images apart",
+    "doctor": "check the camera, speech, weights and photos, and report what is wrong",
 }
 
 
@@ -38,12 +41,17 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--source", default="0", metavar="SRC",
                         help="camera index, video file, image file, folder of images, "
                              "or a stream URL of your own camera (default: camera 0)")
+    talk = common.add_mutually_exclusive_group()
+    talk.add_argument("-v", "--verbose", action="store_true",
+                      help="say more about what is done and why")
+    talk.add_argument("-q", "--quiet", action="store_true",
+                      help="only errors, warnings and results; no progress")
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
     """The argument parser of ``command`` (one of COMMANDS)."""
     if command == "run":
-        listing = "\n".join(f"  {name:8} {text}" for name, text in COMMANDS.items())
+        listing = "\n".join(f"  {name:10} {text}" for name, text in COMMANDS.items())
         parser = argparse.ArgumentParser(
             prog="facenet.py", formatter_class=argparse.RawDescriptionHelpFormatter,
             description="Recognise the people whose photos are in images/ and welcome "
@@ -60,6 +68,24 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         elif command == "verify":
             parser.add_argument("photo1")
             parser.add_argument("photo2")
+        elif command == "enroll":
+            parser.add_argument("name", metavar="NAME",
+                                help="the person's name, as the greeter will say it "
+                                     "(saved as images/NAME.jpg, NAME_2.jpg, ...)")
+            parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                                help="give up (exit 1) when no steady, sharp single face "
+                                     "came within S seconds (default: %(default)g)")
+            parser.add_argument("--headless", action="store_true",
+                                help="no window (chosen automatically when there is no display)")
+            parser.add_argument("--no-speech", action="store_true",
+                                help="confirm in text only")
+        elif command == "calibrate":
+            parser.add_argument("--plot", default="calibration.png", metavar="FILE.png",
+                                help="where to save the plot of the distances "
+                                     "(default: %(default)s in the current folder)")
+        elif command == "doctor":
+            parser.add_argument("--no-speech", action="store_true",
+                                help="skip the speech checks")
     _add_common_options(parser)
     return parser
 
@@ -91,8 +117,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+def main(argv: list[str] | None = None, launched: float | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    ``launched``: the time.monotonic() at which the program started.
+    """
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # TensorFlow is imported only now, so that --help and argument errors are
     # instant; its C++ start-up chatter says nothing a user can act on.
@@ -101,8 +130,17 @@ def main(argv: list[str] | None = None) -> int:
         return encode_command(args)
     if args.command == "verify":
         return verify_command(args)
+    if args.command == "enroll":
+        from greeter.enroll import enroll_command
+        return enroll_command(args)
+    if args.command == "calibrate":
+        from greeter.calibrate import calibrate_command
+        return calibrate_command(args)
+    if args.command == "doctor":
+        from greeter.doctor import doctor_command
+        return doctor_command(args)
     from greeter.app import run_greeter
-    return run_greeter(args)
+    return run_greeter(args, launched)
 
 
 def _load_encoder(args: argparse.Namespace):

@@ -157,19 +157,29 @@ class PhotoLibrary:
         self.gallery = Gallery.empty()
         self.photo_counts: dict[str, int] = {}
         self.skipped: dict[str, str] = {}
+        self.photo_paths: tuple[str, ...] = ()  # the photo of each gallery row
         self._seen: tuple[PhotoFile, ...] | None = None
         self._told: set[str] = set()
 
-    def refresh(self) -> bool:
-        """Re-read images/ if anything in it changed; True when the gallery changed."""
+    def refresh(self, on_progress: Callable[[int, int], None] | None = None) -> bool:
+        """Re-read images/ if anything in it changed; True when the gallery changed.
+
+        ``on_progress(done, total)`` is called in this thread after each photo
+        is encoded or taken from the cache.
+        """
         photos, notes = scan_images(self.images_dir)
         if tuple(photos) == self._seen:
             return False
         names, encodings, skipped = [], [], {}
         # Reading, decoding and finding faces release the GIL: photos are
         # prepared on every core at once while the networks take turns.
+        results = []
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            results = list(pool.map(self._encoding, photos))
+            for result in pool.map(self._encoding, photos):
+                results.append(result)
+                if on_progress is not None:
+                    on_progress(len(results), len(photos))
+        paths = []
         for photo, (encoding, note) in zip(photos, results):
             name = person_name(self.images_dir, photo.path)
             if not name:
@@ -178,6 +188,7 @@ class PhotoLibrary:
                 skipped[photo.path] = note
             else:
                 names.append(name)
+                paths.append(photo.path)
                 encodings.append(encoding)
                 if note:
                     notes.append(f"{photo.path}: {note}")
@@ -188,6 +199,7 @@ class PhotoLibrary:
                 self.on_message(note)
         self.skipped = skipped
         self.photo_counts = dict(sorted(Counter(names).items()))
+        self.photo_paths = tuple(paths)
         self.gallery = Gallery(tuple(names), np.array(encodings, np.float32).reshape(-1, 128))
         self._seen = tuple(photos)
         return True

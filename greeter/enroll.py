@@ -1,0 +1,433 @@
+"""``python facenet.py enroll NAME``: take a photo of a person at the door for images/.
+
+The photo is taken once exactly one face is in view, large enough, steady
+(its box moves less than STEADY_SHIFT of its width, and changes size less
+than STEADY_RESIZE, over STEADY_FRAMES frames and STEADY_SECONDS) and sharp
+(the variance of the Laplacian of the face, scaled to SHARPNESS_SIZE
+pixels, is at least MIN_SHARPNESS). A still photo given as --source counts
+as steady on its own. What is saved is a square crop with a margin around
+the face, checked before saving: the greeter's detector must find the face
+in it and its encoding must be near the live face's.
+
+Only new files are made: ``images/NAME.jpg``, else the first free
+``NAME_2.jpg``, ``NAME_3.jpg``..., or, when the person has a folder
+``images/NAME/``, the next ``NAME_<n>.jpg`` in it. The file is written in
+full under a hidden temporary name and then hard-linked to its name, which
+fails rather than replace a file that appeared meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from greeter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.database import person_name
+from greeter.detect import Box, face_locations
+from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
+from greeter.match import face_distance
+from greeter.photos import is_photo_file
+
+# Smaller faces make a poor photo to recognise from: the person should come closer.
+MIN_FACE_PIXELS = 80
+# Steady: the cascade's box jitters by a few per cent on a still face.
+STEADY_SHIFT = 0.06
+STEADY_RESIZE = 0.10
+STEADY_FRAMES = 5
+STEADY_SECONDS = 0.5
+# Sharp faces measure 130 to 330 at this size, the same faces blurred by
+# half a percent of the frame (a moving head) 5 to 30.
+SHARPNESS_SIZE = 128
+MIN_SHARPNESS = 40.0
+# The crop is a square this many face widths wide: hair, chin and some
+# background, so the cascade finds the face again in the saved photo.
+CROP_FACE_WIDTHS = 2.2
+# The saved photo's encoding may be at most this share of the threshold
+# from the live face's: it then stands for this person with room to spare.
+MAX_SELF_DISTANCE_SHARE = 0.5
+JPEG_QUALITY = 95
+# Characters no file name may hold on Windows, macOS or Linux.
+_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+_NUMBER_SUFFIX = re.compile(r"_(\d+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a person's photos go: ``folder`` and file ``stem``; ``own_folder`` when
+    the person has a folder of photos (files there are ``stem_<n>.jpg``); ``person``
+    the name the greeter will show and speak."""
+
+    folder: str
+    stem: str
+    own_folder: bool
+    person: str
+
+
+class BadNameError(ValueError):
+    """The NAME given cannot name a photo file; the message says what to do."""
+
+
+def file_stem(name: str) -> str:
+    """The file name stem for the person ``name`` ("Mary Jane" -> "Mary_Jane").
+
+    Raises BadNameError when the greeter would read another name from it, or
+    no file may be called so.
+    """
+    stem = re.sub(r"\s+", "_", name.strip())
+    if not stem or stem.strip("._-") == "":
+        raise BadNameError(f"{name!r} is not a name; give the person's name, e.g. alice")
+    if _FORBIDDEN.search(stem):
+        raise BadNameError(f"{name!r} holds a character no file name may hold "
+                           "(\\ / : * ? \" < > |); leave it out")
+    if stem.startswith("."):
+        raise BadNameError(f"{name!r} starts with a dot, which hides the file; leave it out")
+    if _NUMBER_SUFFIX.search(stem):
+        dashed = _NUMBER_SUFFIX.sub(r"-\1", stem)
+        raise BadNameError(f"{name!r} ends in _<number>, which the greeter reads as a photo "
+                           f"number; write it with a dash instead ({dashed})")
+    return stem
+
+
+def find_target(images_dir: str, name: str) -> Target:
+    """Where photos of ``name`` go in ``images_dir``: the person's folder if they have one
+    (one whose name reads as the same person), else ``images_dir`` itself."""
+    stem = file_stem(name)
+    person = person_name(images_dir, os.path.join(images_dir, stem + ".jpg"))
+    if os.path.isdir(os.path.join(images_dir, stem)):
+        return Target(os.path.join(images_dir, stem), stem, True, person)
+    try:
+        entries = sorted(os.listdir(images_dir))
+    except FileNotFoundError:
+        entries = []
+    for entry in entries:
+        folder = os.path.join(images_dir, entry)
+        if (not entry.startswith(".") and os.path.isdir(folder)
+                and person_name(images_dir, os.path.join(folder, "x.jpg")) == person):
+            return Target(folder, stem, True, person)
+    return Target(images_dir, stem, False, person)
+
+
+def candidate_names(target: Target) -> list[str]:
+    """File names to try, best first, none of which is taken now (any extension, any case).
+
+    In a person's folder: ``stem_<n>.jpg`` from one past the photo count; else
+    ``stem.jpg``, then ``stem_2.jpg``, ``stem_3.jpg``...
+    """
+    try:
+        entries = os.listdir(target.folder)
+    except FileNotFoundError:
+        entries = []
+    taken = {os.path.splitext(entry)[0].lower() for entry in entries}
+    if target.own_folder:
+        first = sum(is_photo_file(entry) and not entry.startswith(".") for entry in entries) + 1
+        numbers = range(first, first + 1000)
+        stems = [f"{target.stem}_{number}" for number in numbers]
+    else:
+        stems = [target.stem] + [f"{target.stem}_{number}" for number in range(2, 1002)]
+    return [stem + ".jpg" for stem in stems if stem.lower() not in taken]
+
+
+def save_new_photo(target: Target, image: np.ndarray) -> str:
+    """Write ``image`` as a JPEG under the first free name of :func:`candidate_names`;
+    returns its path. Never replaces a file: a name taken meanwhile is skipped.
+
+    Raises OSError when the folder cannot be written.
+    """
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise OSError(f"cannot encode the photo as JPEG for {target.folder}")
+    data = data.tobytes()
+    os.makedirs(target.folder, exist_ok=True)
+    # Hidden (a leading dot): the greeter's scan ignores it while it is written.
+    handle, temporary = tempfile.mkstemp(dir=target.folder, prefix=".enroll-", suffix=".jpg")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        for name in candidate_names(target):
+            path = os.path.join(target.folder, name)
+            try:
+                _link_new(temporary, path, data)
+            except FileExistsError:
+                continue  # someone else took this name since we looked
+            return path
+        raise OSError(f"no free file name for {target.stem} in {target.folder}")
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _link_new(temporary: str, path: str, data: bytes) -> None:
+    """Make ``path`` the complete file ``temporary``; FileExistsError if ``path`` exists.
+
+    A hard link is atomic and never replaces; where the file system has none
+    (FAT, some network shares) the file is created exclusively instead.
+    """
+    try:
+        os.link(temporary, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError:
+        pass
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        os.remove(path)  # ours, half written: the greeter would skip it as corrupt
+        raise
+
+
+def sharpness(image: np.ndarray, box: Box) -> float:
+    """The variance of the Laplacian of the face at ``box``, scaled to SHARPNESS_SIZE square."""
+    x, y, w, h = box
+    face = image[max(y, 0):y + h, max(x, 0):x + w]
+    gray = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    gray = cv2.resize(gray, (SHARPNESS_SIZE, SHARPNESS_SIZE), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def crop_around(image: np.ndarray, box: Box, widths: float = CROP_FACE_WIDTHS) -> np.ndarray:
+    """A square crop of ``image`` centred on the face at ``box``, ``widths`` face widths
+    on a side (shifted, then cut, where the frame's edge is nearer)."""
+    x, y, w, h = box
+    side = int(round(max(w, h) * widths))
+    height, width = image.shape[:2]
+    side = min(side, width, height)
+    left = min(max(x + w // 2 - side // 2, 0), width - side)
+    top = min(max(y + h // 2 - side // 2, 0), height - side)
+    return image[top:top + side, left:left + side].copy()
+
+
+def _close(a: Box, b: Box) -> bool:
+    """True when box ``b`` is within the steady tolerances of box ``a``."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    shift = np.hypot((ax + aw / 2) - (bx + bw / 2), (ay + ah / 2) - (by + bh / 2))
+    return shift <= STEADY_SHIFT * aw and abs(bw - aw) <= STEADY_RESIZE * aw
+
+
+class SteadyFace:
+    """Tells, frame by frame, whether a single face is ready for its photo."""
+
+    def __init__(self) -> None:
+        self.anchor: Box | None = None  # the first box of the current steady run
+        self.frames = 0
+        self.since = 0.0
+        self.reasons: Counter[str] = Counter()
+        self.best_sharpness = 0.0
+
+    def update(self, image: np.ndarray, boxes: list[Box], at: float,
+               still: bool) -> tuple[bool, str]:
+        """(ready, what the person should do) for the faces ``boxes`` in ``image`` at
+        source time ``at``; the reasons for not being ready are counted in ``reasons``."""
+        reason = self._problem(image, boxes, at, still)
+        if reason:
+            self.reasons[reason.split(":")[0]] += 1
+            return False, reason
+        return True, "hold still..."
+
+    def _problem(self, image: np.ndarray, boxes: list[Box], at: float, still: bool) -> str:
+        if len(boxes) != 1:
+            self.anchor = None
+            return ("no face: step in front of the camera" if not boxes else
+                    f"{len(boxes)} faces: only the person to enroll should be in view")
+        box = boxes[0]
+        if box[2] < MIN_FACE_PIXELS:
+            self.anchor = None
+            return f"face too small: {box[2]} pixels wide, needs {MIN_FACE_PIXELS}; come closer"
+        if self.anchor is None or not _close(self.anchor, box):
+            self.anchor, self.frames, self.since = box, 0, at
+        self.frames += 1
+        if not still and (self.frames < STEADY_FRAMES or at - self.since < STEADY_SECONDS):
+            return "not steady yet: hold still"
+        value = sharpness(image, box)
+        self.best_sharpness = max(self.best_sharpness, value)
+        if value < MIN_SHARPNESS:
+            return (f"blurred: sharpness {value:.0f}, needs {MIN_SHARPNESS:.0f}; hold still, "
+                    "and check the light and the camera's focus")
+        return ""
+
+
+def enroll_command(args: argparse.Namespace, encoder=None) -> int:
+    """``enroll``: wait for a good view of one face in --source and save it for NAME.
+
+    Returns 0 once saved; 1 when the source fails, ends or --timeout passes
+    first, or the photo cannot be written; 2 for a NAME no file can take.
+    ``encoder`` is an already loaded FaceEncoder to use (else the options' one loads).
+    """
+    if not args.timeout > 0:
+        print(f"error: --timeout {args.timeout:g}: give the seconds to wait, more than 0",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        target = find_target(args.images, args.name)
+    except BadNameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    person = target.person
+    from greeter.app import display_available
+    from greeter.capture import SourceError, open_source
+    from greeter.cli import _load_encoder
+
+    def warn(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        source = open_source(args.source, on_message=warn)
+    except SourceError as error:
+        warn(f"error: {error}")
+        return EXIT_FAILURE
+    speaker = window = None
+    try:
+        if encoder is None:
+            encoder = _load_encoder(args)
+            if encoder is None:
+                return EXIT_FAILURE
+        if not args.no_speech:
+            from greeter.speak import Speaker
+            speaker = Speaker(on_warning=warn)  # starts while we wait for the face
+        if not args.headless and display_available():
+            from greeter.draw import Window
+            window = Window(f"facenet enroll {person}")
+        if not args.quiet:
+            warn(f"enrolling {person}: look at the camera ({source.description}) and hold "
+                 f"still; giving up after {args.timeout:g} s")
+        photo = _wait_for_face(source, encoder, window, args, warn)
+        if photo is None:
+            return EXIT_FAILURE
+        try:
+            path = save_new_photo(target, photo)
+        except OSError as error:
+            warn(f"error: cannot save the photo in {target.folder} "
+                 f"({getattr(error, 'strerror', None) or error}); make the folder writable")
+            return EXIT_FAILURE
+        count = _photo_count(target)
+        print(f"saved {path}: {person} will be welcomed from now on "
+              f"({count} photo{'s' if count != 1 else ''} of {person})", flush=True)
+        if speaker is not None:
+            _say_and_wait(speaker, f"Thank you, {person}. I will welcome you from now on.")
+        return EXIT_OK
+    finally:
+        source.close()
+        if window is not None:
+            window.close()
+        if speaker is not None:
+            speaker.close()
+
+
+def _wait_for_face(source, encoder, window, args: argparse.Namespace,
+                   warn: Callable[[str], None]) -> np.ndarray | None:
+    """The checked crop around the first good face in ``source``, or None after
+    saying why none came (the source ended, --timeout passed, the window closed)."""
+    steady = SteadyFace()
+    deadline = time.monotonic() + args.timeout
+    said = ""
+    frames = 0
+    for frame in source:
+        frames += 1
+        boxes = face_locations(encoder.detector, frame.image)
+        ready, advice = steady.update(frame.image, boxes, frame.time, frame.still)
+        if ready:
+            crop = crop_around(frame.image, boxes[0])
+            problem = _check_crop(encoder, frame.image, boxes[0], crop)
+            if not problem:
+                return crop
+            advice = problem
+            steady.reasons[problem.split(":")[0]] += 1
+        kind = advice.split(":")[0]
+        if kind != said and (args.verbose or not args.quiet and window is None):
+            # A line when the kind of advice changes, not every frame.
+            warn(f"  {advice}")
+        said = kind
+        if window is not None:
+            canvas = frame.image.copy()
+            for box in boxes:
+                x, y, w, h = box
+                colour = KNOWN_COLOUR if len(boxes) == 1 else UNKNOWN_COLOUR
+                cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, 2)
+            cv2.putText(canvas, advice[:60], (10, 30), FONT, 0.7, (255, 255, 255), 4, cv2.LINE_AA)
+            cv2.putText(canvas, advice[:60], (10, 30), FONT, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+            if not window.show(canvas, 1):
+                warn("enrollment cancelled: the window was closed; nothing saved")
+                return None
+        if time.monotonic() > deadline:
+            warn(f"error: no suitable face within {args.timeout:g} s "
+                 f"({_seen(steady, frames)}); nothing saved. {_hint(steady)}")
+            return None
+    warn(f"error: {source.description} ended without a suitable face "
+         f"({_seen(steady, frames)}); nothing saved. {_hint(steady)}")
+    return None
+
+
+def _check_crop(encoder, image: np.ndarray, box: Box, crop: np.ndarray) -> str:
+    """"" when ``crop`` would serve as the photo of the face at ``box`` in ``image``,
+    else the problem: the detector must find exactly one face in the crop, and
+    its encoding be within MAX_SELF_DISTANCE_SHARE of the threshold of the live face's."""
+    found = face_locations(encoder.detector, crop)
+    if len(found) != 1:
+        return ("photo check failed: the detector does not find the face in the crop; "
+                "face the camera")
+    live = encoder.face_encodings(image, [box])[0]
+    saved = encoder.face_encodings(crop, found)[0]
+    distance = float(face_distance(live[None], saved)[0])
+    if distance > MAX_SELF_DISTANCE_SHARE * encoder.threshold:
+        return (f"photo check failed: the photo's face is {distance:.2f} from the live one; "
+                "face the camera and hold still")
+    return ""
+
+
+def _seen(steady: SteadyFace, frames: int) -> str:
+    """What the frames showed, e.g. "30 frames: 2 faces in 25, no face in 5"."""
+    if not steady.reasons:
+        return f"{frames} frames"
+    parts = ", ".join(f"{reason} in {count}" for reason, count in steady.reasons.most_common())
+    return f"{frames} frames: {parts}"
+
+
+def _hint(steady: SteadyFace) -> str:
+    top = steady.reasons.most_common(1)[0][0] if steady.reasons else ""
+    if top.endswith("faces"):
+        return "Only the person to enroll should be in view."
+    if top == "blurred":
+        return (f"The sharpest face measured {steady.best_sharpness:.0f} (needs "
+                f"{MIN_SHARPNESS:.0f}): more light, or clean or focus the camera.")
+    if top == "face too small":
+        return "Come closer to the camera."
+    return "Stand in front of the camera, face it and hold still for a second."
+
+
+def _photo_count(target: Target) -> int:
+    """How many photos the person has now, counting the new one."""
+    entries = os.listdir(target.folder)
+    if target.own_folder:
+        return sum(is_photo_file(entry) and not entry.startswith(".") for entry in entries)
+    pattern = re.compile(rf"{re.escape(target.stem.lower())}(_\d+)?$")
+    return sum(is_photo_file(entry) and bool(pattern.match(os.path.splitext(entry)[0].lower()))
+               for entry in entries)
+
+
+def _say_and_wait(speaker, sentence: str, timeout: float = 8.0) -> None:
+    """Speak ``sentence`` and wait (up to ``timeout`` s) until it is spoken or speech fails."""
+    deadline = time.monotonic() + timeout
+    if not speaker.wait_ready(timeout):
+        return
+    before = speaker.spoken
+    speaker.say(sentence)
+    while speaker.available and speaker.spoken <= before and time.monotonic() < deadline:
+        time.sleep(0.05)

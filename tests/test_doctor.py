@@ -1,0 +1,78 @@
+"""`python facenet.py doctor`: the real checks on a real video, photos and weights."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from greeter.cli import main
+from videos import write_video
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+@pytest.fixture
+def door(faces, tmp_path):
+    """images/ with two people and a broken photo, and a short video."""
+    images = tmp_path / "images"
+    (images / "kit").mkdir(parents=True)
+    shutil.copy(faces / "people/obama/obama_1.jpg", images / "barack.jpg")
+    shutil.copy(faces / "people/obama/obama_2.jpg", images / "barack_2.jpg")
+    shutil.copy(faces / "people/kit_harington/kit_harington_1.jpg", images / "kit" / "a.jpg")
+    (images / "broken.jpg").write_bytes(b"not a photo at all")
+    video = tmp_path / "door.avi"
+    write_video(video, [(faces / "people/obama/obama_4.jpg", 1)])
+    return images, video
+
+
+def test_reports_everything_and_passes(door, capsys):
+    images, video = door
+    assert main(["doctor", "--source", str(video), "--images", str(images)]) == 0
+    out = capsys.readouterr().out
+    for text in ("Python 3.", "TensorFlow ", "OpenCV ", "numpy ", "pyttsx3"):
+        assert text in out
+    assert re.search(r"^ok +source: video .*door\.avi gives frames: 640x360, 10 fps", out,
+                     re.MULTILINE), out
+    assert re.search(r"^ok +weights: .*dlib network loaded in [\d.]+ s", out, re.MULTILINE)
+    assert "2 people with 3 photos" in out and "Barack (2), Kit (1)" in out
+    assert re.search(r"^warn +images: skipped .*broken\.jpg: .+", out, re.MULTILINE)
+    # Speech works or is a warning, never a failure: the greeter runs without it.
+    assert re.search(r"^(ok|warn) +speech: ", out, re.MULTILINE)
+    assert "FAIL" not in out and "doctor: the greeter can run" in out
+
+
+def test_missing_camera_fails(door, capsys):
+    images, _ = door
+    assert main(["doctor", "--source", "97", "--images", str(images), "--no-speech"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^FAIL +source: camera 97 cannot be opened", out, re.MULTILINE), out
+    # The report goes on past the failure.
+    assert "Barack (2)" in out and "problem the greeter cannot run with" in out
+
+
+def test_openface_without_weights_fails_naming_the_files(door, tmp_path, capsys):
+    images, video = door
+    empty = tmp_path / "openface"
+    empty.mkdir()
+    assert main(["doctor", "--source", str(video), "--images", str(images), "--no-speech",
+                 "--model", "openface", "--weights", str(empty)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^FAIL +weights: the openface network cannot load: .*"
+                     r"conv1_w\.csv, conv1_b\.csv", out, re.MULTILINE), out
+    assert "not checked (the network did not load)" in out
+
+
+def test_images_not_a_folder_fails(door, tmp_path, capsys):
+    _, video = door
+    assert main(["doctor", "--source", str(video), "--images", str(video), "--no-speech",
+                 "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^FAIL +images: .* is not a folder", out, re.MULTILINE)
+    assert not re.search(r"^ok ", out, re.MULTILINE)  # --quiet: problems only
