@@ -5,8 +5,11 @@
 """
 
 import sys
+import time
 
-from greeter.cli import main
+LAUNCHED = time.monotonic()
+
+from greeter.cli import main  # noqa: E402  (after LAUNCHED: start-up time includes imports)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(launched=LAUNCHED))
