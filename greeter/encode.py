@@ -27,9 +27,13 @@ NETWORKS = ("dlib", "openface")
 # Chosen on ../shared/faces/people with bench/accuracy.py; see README.md.
 DLIB_THRESHOLD = 0.6
 
-# A photo the cascade finds no face in may itself be a tight face crop: then
-# the whole photo is the face box, if it is roughly face-shaped.
+# A photo may itself be a tight face crop, in which the cascade finds no face
+# or only part of one: then the whole photo is a candidate face box too, if it
+# is roughly face-shaped.
 FACE_SHAPED_ASPECT = (0.6, 1.6)
+# Landmarks that move more than this on a second look (landmarks.landmark_drift)
+# were drawn into a box that holds no whole face.
+MAX_LANDMARK_DRIFT = 0.2
 
 
 @dataclass(frozen=True)
@@ -117,20 +121,33 @@ class FaceEncoder:
         return self.encodings_of_chips(self.face_chips(image, boxes))
 
     def photo_face(self, image: np.ndarray) -> tuple[Box | None, str]:
-        """The face box to encode in a photo, and a note for the user.
+        """The face box to encode in a photo, and a note for the user (or why there is none).
 
-        The largest face the cascade finds; else, for a roughly face-shaped
-        image, the whole image (a tight face crop); else None.
+        Candidates: the largest face the cascade finds and, for a roughly
+        face-shaped image, the whole image. With alignment, the candidate
+        whose landmarks hold still on a second look wins, and none if all drift.
         """
         boxes = face_locations(self.detector, image)
-        if len(boxes) > 1:
-            return boxes[0], f"{len(boxes)} faces found; used the largest"
-        if boxes:
-            return boxes[0], ""
         height, width = image.shape[:2]
-        if FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]:
-            return (0, 0, width, height), "no face detected; took the whole image as the face"
-        return None, "no face found"
+        whole = (0, 0, width, height)
+        face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]
+        candidates = boxes[:1] + ([whole] if face_shaped else [])
+        if not candidates:
+            return None, "no face found"
+        if self.aligned:
+            with self._network_lock:
+                points = landmarks.face_landmarks(self.landmark_model, image, candidates)
+                drift = landmarks.landmark_drift(self.landmark_model, image, points)
+            if drift.min() > MAX_LANDMARK_DRIFT:
+                return None, "no clear face found"
+            box = candidates[int(np.argmin(drift))]
+        else:
+            box = candidates[0]
+        if box == whole and box not in boxes:
+            return box, "no face detected; took the whole image as the face"
+        if len(boxes) > 1:
+            return box, f"{len(boxes)} faces found; used the largest"
+        return box, ""
 
     def encode_photo(self, path: str) -> EncodedPhoto:
         """The encoding of the face in the photo at ``path``, or None with the reason."""
