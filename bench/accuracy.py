@@ -18,10 +18,12 @@ import itertools
 import os
 import sys
 import time
+from dataclasses import asdict
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from greeter.calibrate import pair_distances, rates_at  # noqa: E402
 from greeter.encode import FaceEncoder  # noqa: E402
 from greeter.photos import list_photos  # noqa: E402
 
@@ -38,20 +40,8 @@ def labelled_photos(people_dir: str) -> tuple[list[str], list[str]]:
 def pair_figures(encodings: np.ndarray, labels: list[str],
                  thresholds: list[float]) -> list[dict[str, float]]:
     """TAR, FAR and balanced accuracy at each threshold; NaN encodings fail their pairs."""
-    same, different = [], []
-    for i, j in itertools.combinations(range(len(labels)), 2):
-        distance = float(np.linalg.norm(encodings[i] - encodings[j]))
-        (same if labels[i] == labels[j] else different).append(distance)
-    same, different = np.array(same), np.array(different)
-    rows = []
-    for threshold in thresholds:
-        # NaN compares False: a failed same pair is not accepted...
-        tar = float(np.mean(same <= threshold))
-        # ...and a failed different pair counts as an error too.
-        far = float(np.mean(~(different > threshold)))
-        rows.append({"threshold": threshold, "tar": tar, "far": far,
-                     "balanced": (tar + 1 - far) / 2})
-    return rows
+    pairs = pair_distances(encodings, labels)
+    return [asdict(rates_at(pairs.same, pairs.different, t)) for t in thresholds]
 
 
 def facenet_encodings(paths: list[str], encoder: FaceEncoder) -> tuple[np.ndarray, float]:
