@@ -120,8 +120,9 @@ class FaceEncoder:
         """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
         return self.encodings_of_chips(self.face_chips(image, boxes))
 
-    def photo_face(self, image: np.ndarray) -> tuple[Box | None, str]:
-        """The face box to encode in a photo, and a note for the user (or why there is none).
+    def photo_face(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None, str]:
+        """The face box to encode in a photo, its landmarks (None without alignment),
+        and a note for the user (or why there is no face).
 
         Candidates: the largest face the cascade finds and, for a roughly
         face-shaped image, the whole image. With alignment, the candidate
@@ -133,21 +134,21 @@ class FaceEncoder:
         face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]
         candidates = boxes[:1] + ([whole] if face_shaped else [])
         if not candidates:
-            return None, "no face found"
+            return None, None, "no face found"
+        box, points = candidates[0], None
         if self.aligned:
             with self._network_lock:
-                points = landmarks.face_landmarks(self.landmark_model, image, candidates)
-                drift = landmarks.landmark_drift(self.landmark_model, image, points)
+                all_points = landmarks.face_landmarks(self.landmark_model, image, candidates)
+                drift = landmarks.landmark_drift(self.landmark_model, image, all_points)
             if drift.min() > MAX_LANDMARK_DRIFT:
-                return None, "no clear face found"
-            box = candidates[int(np.argmin(drift))]
-        else:
-            box = candidates[0]
+                return None, None, "no clear face found"
+            best = int(np.argmin(drift))
+            box, points = candidates[best], all_points[best:best + 1]
         if box == whole and box not in boxes:
-            return box, "no face detected; took the whole image as the face"
+            return box, points, "no face detected; took the whole image as the face"
         if len(boxes) > 1:
-            return box, f"{len(boxes)} faces found; used the largest"
-        return box, ""
+            return box, points, f"{len(boxes)} faces found; used the largest"
+        return box, points, ""
 
     def encode_photo(self, path: str) -> EncodedPhoto:
         """The encoding of the face in the photo at ``path``, or None with the reason."""
@@ -159,11 +160,15 @@ class FaceEncoder:
 
     def encode_photo_image(self, image: np.ndarray, path: str) -> EncodedPhoto:
         """As :meth:`encode_photo`, for the already decoded photo ``image`` of ``path``."""
-        box, note = self.photo_face(image)
+        box, points, note = self.photo_face(image)
         if box is None:
             return EncodedPhoto(path, None, f"{note}; use a photo where the face is "
                                             "clearly visible")
-        return EncodedPhoto(path, self.face_encodings(image, [box])[0], note)
+        if points is None:
+            chips = self.face_chips(image, [box])
+        else:
+            chips = align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
+        return EncodedPhoto(path, self.encodings_of_chips(chips)[0], note)
 
 
 def _crop_chip(image: np.ndarray, box: Box, size: int) -> np.ndarray:
