@@ -167,7 +167,7 @@ def _forward(model: keras.Model, batch: np.ndarray) -> np.ndarray:
         signature = tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)
         weak_model = weakref.ref(model)  # the cache must not keep the model alive
         function = tf.function(lambda images: weak_model()(images, training=False),
-                               input_signature=[signature])
+                               input_signature=[signature], autograph=False)
         _FORWARD[model] = function
     return function(tf.constant(batch)).numpy()
 
