@@ -25,13 +25,13 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from greeter.photos import PhotoError, is_photo_file, list_photos, read_photo
+from greeter.photos import opencv_quiet as _opencv_quiet
 
 # FFmpeg writes its own errors to stderr ("[tcp @ 0x..] Connection refused",
 # "[h264 @ 0x..] error while decoding MB" on every lost packet of a stream);
@@ -471,30 +471,3 @@ def _file_backend() -> int:
     # Naming FFmpeg keeps OpenCV from trying its other backends one after
     # the other on a file none of them can read, each printing a warning.
     return cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
-
-
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_saved_log_level = 0
-
-
-@contextmanager
-def _opencv_quiet() -> Iterator[None]:
-    """Silence OpenCV's log while opening a capture: Source reports failures itself.
-
-    The log level is process-wide, so nested and concurrent uses are
-    counted and the level is restored when the last one ends.
-    """
-    global _quiet_depth, _saved_log_level
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _saved_log_level = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0:
-                cv2.utils.logging.setLogLevel(_saved_log_level)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
-from typing import Iterable
+import sys
+from collections.abc import Callable, Iterable
 
 
 class GreetingPolicy:
@@ -33,28 +35,117 @@ class GreetingPolicy:
         return due
 
 
-class GreetingLog:
-    """Appends ``time,frame,name,distance`` rows to a CSV file, flushed row by row.
+class GreetingLogError(RuntimeError):
+    """The greetings log cannot be opened; the message names the file and says what to do."""
 
-    The header is written only when the file is new or empty; a new file is
-    readable by its owner only (greetings are a record of who came when).
+
+def _print_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def make_private_folders(folder: str) -> None:
+    """Create ``folder`` and any missing parents, each readable by its owner only (0700).
+
+    (``os.makedirs`` gives the mode to the last folder only.)
+    """
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+
+
+class GreetingLog:
+    """Appends ``time,frame,name,distance`` rows to a CSV file, each row one write.
+
+    Every row reaches the operating system as it is written, so a crash or
+    ``kill -9`` loses none and never leaves half a row. The header is written
+    only when the file is new or empty. A new file is readable by its owner
+    only (greetings are a record of who came when), and so are the folders
+    created for it. Raises GreetingLogError when the file cannot be opened.
+    A row that cannot be written (a full disk) costs one warning through
+    ``on_warning``, not the greeter: later rows are tried again.
     """
 
     HEADER = ("time", "frame", "name", "distance")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str,
+                 on_warning: Callable[[str], None] = _print_warning) -> None:
         self.path = path
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._file = os.fdopen(descriptor, "a", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        if self._file.tell() == 0:
-            self._writer.writerow(self.HEADER)
-            self._file.flush()
+        self._on_warning = on_warning
+        self._failing = False
+        self._fd: int | None = None
+        try:
+            make_private_folders(os.path.dirname(os.path.abspath(path)))
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+            size = os.fstat(self._fd).st_size
+            if size == 0:
+                self._append(self._row(self.HEADER))
+            else:
+                os.lseek(self._fd, size - 1, os.SEEK_SET)
+                if os.read(self._fd, 1) != b"\n":
+                    # A row cut short (by a power cut, say): later rows start on a line
+                    # of their own.
+                    self._append(b"\r\n")
+        except OSError as error:
+            self.close()
+            raise GreetingLogError(
+                f"cannot write the greetings log {path} ({error.strerror or error}); "
+                "choose another file with --log, or check the folder's permissions") from None
+
+    @staticmethod
+    def _row(values: Iterable[object]) -> bytes:
+        text = io.StringIO()
+        csv.writer(text).writerow(values)
+        # A name from a file name that is not valid UTF-8 is written with "?"
+        # in place of the bad bytes, so that the file stays valid UTF-8.
+        return text.getvalue().encode("utf-8", errors="replace")
+
+    def _append(self, data: bytes) -> None:
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, size)  # no half row
+            except OSError:
+                pass
+            raise
 
     def write(self, time_utc: str, frame: int, name: str, distance: float) -> None:
-        """Append one greeting and flush it to the operating system at once."""
-        self._writer.writerow((time_utc, frame, name, f"{distance:.4f}"))
-        self._file.flush()
+        """Append one greeting; it is in the file (the OS's cache) when this returns."""
+        if self._fd is None:
+            return
+        try:
+            self._append(self._row((time_utc, frame, name, f"{distance:.4f}")))
+        except OSError as error:
+            if not self._failing:
+                self._on_warning(f"cannot write to the greetings log {self.path} "
+                                 f"({error.strerror or error}); greetings go on, and are "
+                                 "written again once it can be")
+            self._failing = True
+        else:
+            if self._failing:
+                self._on_warning(f"the greetings log {self.path} is written again; "
+                                 "greetings made meanwhile are not in it")
+            self._failing = False
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file; calling it again does nothing."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+# Not inherited by the speech worker; no newline translation on Windows.
+_OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

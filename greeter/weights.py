@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,15 +50,28 @@ def load_tensors(path: str) -> dict[str, np.ndarray]:
 
     Raises WeightsError naming the file when it is missing or unreadable.
     """
+    restore = "restore it from the repository (git checkout -- weights/)"
     if not os.path.isfile(path):
-        raise WeightsError(f"weight file {path} is missing; restore it from the "
-                           "repository (git checkout -- weights/)")
+        raise WeightsError(f"weight file {path} is missing; {restore}")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(64)
+    except OSError as error:
+        raise WeightsError(f"weight file {path} cannot be read ({error.strerror or error}); "
+                           "check its permissions, or " + restore) from None
+    if head.startswith(b"version https://git-lfs"):
+        raise WeightsError(f"weight file {path} is a Git LFS pointer, not the weights; "
+                           "fetch them with: git lfs pull")
+    if not head.startswith(b"PK"):
+        what = "empty" if not head else "not an .npz archive"
+        raise WeightsError(f"weight file {path} is corrupt ({what}); {restore}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             raw = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, MemoryError, NotImplementedError,
+            zipfile.BadZipFile, zlib.error) as error:
         raise WeightsError(f"weight file {path} is truncated or corrupt ({error}); "
-                           "restore it from the repository (git checkout -- weights/)") from None
+                           f"{restore}") from None
     tensors = {}
     for name, values in raw.items():
         if ":" in name:

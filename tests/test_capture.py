@@ -6,21 +6,17 @@ import itertools
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
 import pytest
 
 from greeter.capture import SourceError, open_source
+from streams import MjpegServer, free_port, grey, wait_until
 
 VIDEO_FPS = 10.0
 VIDEO_FRAMES = 20
 STEP = 12  # frame i of the test video is flat grey STEP * i
-
-
-def grey(value: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:
-    return np.full((*size, 3), value, np.uint8)
 
 
 def shade(image: np.ndarray) -> int:
@@ -151,68 +147,9 @@ def test_missing_camera():
     assert_fails_fast("97", "camera 97 cannot be opened", "plugged in")
 
 
-def free_port() -> int:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port = server.server_address[1]
-    server.server_close()
-    return port
-
-
 def test_unreachable_stream():
     assert_fails_fast(f"http://user:secret@127.0.0.1:{free_port()}/stream.mjpg",
                       "cannot be opened", "user:***@127.0.0.1")
-
-
-class MjpegServer:
-    """An HTTP server on 127.0.0.1:port sending multipart/x-mixed-replace JPEG frames.
-
-    stop() closes the listening socket and every open stream, as a camera
-    that is switched off would.
-    """
-
-    def __init__(self, port: int) -> None:
-        self._stopping = threading.Event()
-        stopping = self._stopping
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                for count in itertools.count():
-                    if stopping.is_set():
-                        return
-                    jpeg = cv2.imencode(".jpg", grey(count % 256))[1].tobytes()
-                    try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         b"Content-Length: %d\r\n\r\n%s\r\n" % (len(jpeg), jpeg))
-                    except OSError:  # the client went away
-                        return
-                    stopping.wait(0.04)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = False  # so that server_close() joins the handlers
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_stream_reconnects_after_outage_and_closes_fast():

@@ -1,0 +1,284 @@
+"""Soak test: run the real greeter for a long time and check that it neither leaks nor stalls.
+
+    python tools/soak.py                 # one hour
+    python tools/soak.py --minutes 1     # a quick look (CI runs this)
+
+The program runs on a looping video of a known person at the door
+(``--loop``, built from ../shared/faces unless --video and --images are
+given), with a short --cooldown so that greetings keep coming, and --log.
+Every --interval seconds the tool samples the process's resident memory
+(RSS), its thread count and the greetings in the log, and prints a table.
+After a warm-up (TensorFlow's pools, the first traces) it checks:
+
+- memory: RSS grows by less than --max-growth-mb (50 MB) after the warm-up;
+- threads: the thread count stays the same after the warm-up;
+- greetings: one every --cooldown seconds of the video's own time, never
+  sooner, and at a steady pace in wall-clock time to the end.
+
+Finally it stops the program with Ctrl+C (SIGINT), which must end it
+cleanly within 2 s. Exit status 0 when every check passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO.parent / "shared" / "faces"
+VIDEO_FPS = 10.0
+STOP_LIMIT_S = 2.0
+
+
+@dataclass
+class Sample:
+    elapsed: float  # seconds since the program was started
+    rss_mb: float
+    threads: int
+    greetings: int
+
+
+def build_door(faces: Path, folder: Path) -> tuple[Path, Path, str]:
+    """images/ with one person, and a 12 s video of them at the door: (video, images, name)."""
+    images = folder / "images"
+    images.mkdir()
+    shutil.copy(faces / "people/obama/obama_1.jpg", images / "barack.jpg")
+    video = folder / "door.avi"
+    photo = cv2.imread(str(faces / "people/obama/obama_4.jpg"))
+    width, height = 640, 360
+    wall = np.random.default_rng(0).integers(90, 140, (height, width, 3), dtype=np.uint8)
+    scale = min((height - 20) / photo.shape[0], (width - 20) / photo.shape[1])
+    photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    top, left = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
+    scene = wall.copy()
+    scene[top:top + photo.shape[0], left:left + photo.shape[1]] = photo
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_FPS,
+                             (width, height))
+    if not writer.isOpened():
+        raise SystemExit(f"cannot write {video}")
+    for step in range(int(12 * VIDEO_FPS)):  # he stays: greetings come at the cooldown
+        shift = np.float32([[1, 0, step % 5 - 2], [0, 1, step % 3 - 1]])
+        writer.write(cv2.warpAffine(scene, shift, (width, height),
+                                    borderMode=cv2.BORDER_REPLICATE))
+    writer.release()
+    return video, images, "Barack"
+
+
+def read_greetings(log: Path) -> list[dict[str, str]]:
+    """The rows of the greetings log so far (a row being written is left for later)."""
+    if not log.exists():
+        return []
+    with log.open(encoding="utf-8", newline="") as file:
+        text = file.read()
+    if not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    return list(csv.DictReader(text.splitlines()))
+
+
+def drain(stream, lines: list[str], keep: int = 200) -> None:
+    """Read ``stream`` to its end, keeping its last ``keep`` lines (the pipe must not fill)."""
+    for line in stream:
+        lines.append(line.rstrip("\n"))
+        del lines[:-keep]
+
+
+def soak(args: argparse.Namespace) -> int:
+    duration = args.minutes * 60
+    interval = args.interval or min(30.0, max(2.0, duration / 20))
+    warmup = args.warmup if args.warmup is not None else min(300.0, max(10.0, duration / 4))
+    with tempfile.TemporaryDirectory(prefix="facenet-soak-") as temporary:
+        folder = Path(temporary)
+        if args.video and args.images:
+            video, images, person = Path(args.video), Path(args.images), None
+        else:
+            if not args.faces.is_dir():
+                raise SystemExit(f"no face photos at {args.faces}; give --faces, or "
+                                 "--video and --images")
+            video, images, person = build_door(args.faces, folder)
+        capture = cv2.VideoCapture(str(video))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        capture.release()
+        log = folder / "greetings.csv"
+        env = dict(os.environ, XDG_CACHE_HOME=str(folder / "cache"), PYTHONUNBUFFERED="1")
+        env.pop("DISPLAY", None)
+        env.pop("WAYLAND_DISPLAY", None)
+        command = [sys.executable, str(REPO / "facenet.py"), "--source", str(video), "--loop",
+                   "--images", str(images), "--headless", "--cooldown", str(args.cooldown),
+                   "--log", str(log)] + ([] if args.speech else ["--no-speech"])
+        print(f"soak: {' '.join(command)}", flush=True)
+        print(f"soak: {args.minutes:g} min after the first greeting, a sample every "
+              f"{interval:g} s, warm-up {warmup:g} s", flush=True)
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                   errors="replace")
+        out: list[str] = []
+        err: list[str] = []
+        readers = [threading.Thread(target=drain, args=(process.stdout, out), daemon=True),
+                   threading.Thread(target=drain, args=(process.stderr, err), daemon=True)]
+        for reader in readers:
+            reader.start()
+        watched = psutil.Process(process.pid)
+        launched = time.monotonic()
+        samples: list[Sample] = []
+        ready = None  # when the first greeting came
+        stopped_in = None
+        try:
+            while True:
+                time.sleep(0.25 if ready is None else interval)
+                if process.poll() is not None:
+                    break
+                now = time.monotonic()
+                count = len(read_greetings(log))
+                if ready is None:
+                    if count == 0:
+                        if now - launched > 300:
+                            print("soak: no greeting within 5 minutes of the start", flush=True)
+                            break
+                        continue
+                    ready = now
+                    print(f"soak: first greeting {ready - launched:.1f} s after the start\n",
+                          flush=True)
+                    print(f"{'time':>8} {'RSS MB':>8} {'threads':>8} {'greetings':>10} "
+                          f"{'new':>5}", flush=True)
+                try:
+                    sample = Sample(now - launched, watched.memory_info().rss / 2**20,
+                                    watched.num_threads(), count)
+                except psutil.Error:
+                    break
+                new = count - (samples[-1].greetings if samples else 0)
+                samples.append(sample)
+                mark = "  (warm-up)" if now - ready < warmup else ""
+                print(f"{sample.elapsed:8.0f} {sample.rss_mb:8.1f} {sample.threads:8d} "
+                      f"{sample.greetings:10d} {new:5d}{mark}", flush=True)
+                if now - ready >= duration:
+                    break
+        except KeyboardInterrupt:
+            print("soak: interrupted; checking what was sampled", flush=True)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                signalled = time.monotonic()
+                try:
+                    process.wait(30)
+                    stopped_in = time.monotonic() - signalled
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            for reader in readers:
+                reader.join(5)
+        rows = read_greetings(log)
+        summary = next((line for line in out if line.startswith("processed ")), None)
+        results = check(samples, rows, ready, launched, warmup, fps, args, person,
+                        process.returncode, stopped_in, summary)
+    print()
+    if summary:
+        print(f"soak: the program said: {summary}")
+    failed = [name for name, ok, _ in results if not ok]
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    if failed:
+        print("\nthe program's last messages:\n" + "\n".join(err[-20:]))
+    print(f"\nsoak: {'FAILED' if failed else 'passed'}", flush=True)
+    return 1 if failed else 0
+
+
+def check(samples: list[Sample], rows: list[dict[str, str]], ready: float | None,
+          launched: float, warmup: float, fps: float, args: argparse.Namespace,
+          person: str | None, returncode: int | None, stopped_in: float | None,
+          summary: str | None) -> list[tuple[str, bool, str]]:
+    """(check, passed, what was seen) for each of the soak's checks."""
+    if ready is None or len(samples) < 2:
+        return [("the program ran and greeted", False,
+                 f"exit status {returncode}, {len(samples)} samples")]
+    settled = [s for s in samples if s.elapsed >= ready - launched + warmup]
+    results = []
+    if len(settled) < 2:
+        return [("enough samples after the warm-up", False,
+                 f"{len(settled)}; run longer or lower --warmup")]
+    growth = max(s.rss_mb for s in settled) - settled[0].rss_mb
+    results.append(("memory", growth < args.max_growth_mb,
+                    f"RSS {settled[0].rss_mb:.0f} MB after the warm-up, at most "
+                    f"{growth:+.1f} MB later (limit {args.max_growth_mb:g} MB)"))
+    threads = sorted({s.threads for s in settled})
+    results.append(("threads", len(threads) == 1,
+                    f"{threads[0]} after the warm-up" if len(threads) == 1
+                    else f"varied after the warm-up: {threads}"))
+
+    # Greetings, in the video's own time: every cooldown, never sooner.
+    names = {row["name"] for row in rows}
+    if person is not None:
+        results.append(("who was greeted", names == {person}, f"{sorted(names)}"))
+    video_times = np.array([int(row["frame"]) / fps for row in rows])
+    gaps = np.diff(video_times)
+    one_frame = 1 / fps
+    if len(gaps):
+        too_soon = int((gaps < args.cooldown - one_frame / 2).sum())
+        results.append(("greetings never sooner than the cooldown", too_soon == 0,
+                        f"{too_soon} of {len(gaps)} gaps shorter than {args.cooldown:g} s "
+                        f"of video"))
+        median = float(np.median(gaps))
+        results.append(("greetings at the cooldown", median <= args.cooldown + 3 * one_frame,
+                        f"median gap {median:.2f} s of video (cooldown {args.cooldown:g} s), "
+                        f"longest {gaps.max():.2f} s"))
+    # ...and in wall-clock time: steady to the end.
+    counts = [s.greetings for s in settled]
+    spans = np.diff([s.elapsed for s in settled])
+    rates = np.diff(counts) / spans
+    overall = (counts[-1] - counts[0]) / (settled[-1].elapsed - settled[0].elapsed)
+    thirds = np.array_split(rates, 3) if len(rates) >= 3 else [rates]
+    third_rates = [float(part.mean()) for part in thirds if len(part)]
+    steady = overall > 0 and min(third_rates) >= 0.5 * overall
+    results.append(("greetings keep coming", steady,
+                    f"{overall * 60:.1f} a minute after the warm-up; by thirds of the run "
+                    + ", ".join(f"{rate * 60:.1f}" for rate in third_rates)))
+    results.append(("Ctrl+C stops it cleanly", returncode == 0 and stopped_in is not None
+                    and stopped_in < STOP_LIMIT_S and summary is not None,
+                    f"exit status {returncode}"
+                    + (f", {stopped_in:.2f} s after SIGINT" if stopped_in is not None else "")))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=60.0,
+                        help="how long to run after the first greeting (default: %(default)g)")
+    parser.add_argument("--cooldown", type=float, default=5.0, metavar="S",
+                        help="the program's --cooldown, in seconds of video (default: %(default)g)")
+    parser.add_argument("--interval", type=float, default=None, metavar="S",
+                        help="seconds between samples (default: a twentieth of the run, "
+                             "2 to 30 s)")
+    parser.add_argument("--warmup", type=float, default=None, metavar="S",
+                        help="seconds after the first greeting not checked (default: a "
+                             "quarter of the run, 10 to 300 s)")
+    parser.add_argument("--max-growth-mb", type=float, default=50.0, metavar="MB",
+                        help="allowed RSS growth after the warm-up (default: %(default)g)")
+    parser.add_argument("--faces", type=Path, default=FACES,
+                        help="the shared face photos (default: %(default)s)")
+    parser.add_argument("--video", help="a video of your own (with --images)")
+    parser.add_argument("--images", help="the images/ folder for --video")
+    parser.add_argument("--speech", action="store_true", help="run with speech on")
+    args = parser.parse_args(argv)
+    if bool(args.video) != bool(args.images):
+        parser.error("--video and --images go together")
+    if args.minutes <= 0 or args.cooldown <= 0:
+        parser.error("--minutes and --cooldown must be positive")
+    return soak(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
