@@ -4,6 +4,8 @@
     python facenet.py --help          # every option and command
 """
 
+import gc
+import os
 import sys
 import time
 
@@ -12,4 +14,13 @@ LAUNCHED = time.monotonic()
 from greeter.cli import main  # noqa: E402  (after LAUNCHED: start-up time includes imports)
 
 if __name__ == "__main__":
-    sys.exit(main(launched=LAUNCHED))
+    try:
+        status = main(launched=LAUNCHED)
+    except BrokenPipeError:  # the reader of our output went away (| head, a closed log)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    # TensorFlow leaves millions of objects: the interpreter's last garbage
+    # collection would take a second of the two a Ctrl+C may take; the OS
+    # frees them faster.
+    gc.freeze()
+    sys.exit(status)

@@ -15,7 +15,8 @@ from greeter.cli import EXIT_FAILURE, EXIT_OK
 from greeter.database import PhotoLibrary, watch_library
 from greeter.detect import DetectorError
 from greeter.draw import Window, draw_faces
-from greeter.greet import GreetingLog, GreetingPolicy
+from greeter.greet import (GreetingLog, GreetingLogError, GreetingPolicy,
+                           make_private_folders)
 from greeter.match import Match
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
@@ -49,7 +50,7 @@ def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
     """The photo library of ``images_dir`` (created with a hint if missing), loaded once;
     ``on_progress(done, total)`` follows the photos being encoded."""
     if not os.path.isdir(images_dir):
-        os.makedirs(images_dir, exist_ok=True)
+        make_private_folders(images_dir)  # photos of people: for the owner only
         warn(f"created {images_dir}: put one photo per person there, named after them "
              "(alice.jpg, bob_2.jpg); they are picked up while the program runs")
     library = PhotoLibrary(images_dir, encoder, on_message=warn)
@@ -65,52 +66,53 @@ def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
 
 def welcome(names: list[str], matches: list[Match], frame_index: int,
             speaker: Speaker | None, log: GreetingLog | None) -> None:
-    """Greet ``names`` in text, in the log and (if there is a speaker) by voice."""
+    """Greet ``names``: in the log first (so that a crash loses no greeting that was
+    shown), then in text and (if there is a speaker) by voice."""
     sentence = greeting_sentence(names)
-    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {sentence}", flush=True)
-    if speaker is not None:
-        speaker.say(sentence)
     if log is not None:
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         distances = {match.name: match.distance for match in matches}
         for name in names:
             log.write(now, frame_index, name, distances[name])
+    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {sentence}", flush=True)
+    if speaker is not None:
+        speaker.say(sentence)
 
 
 def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     """The greeter's frame loop; returns the exit status.
 
     ``launched`` is the time.monotonic() of the program's start, for the
-    start-up time reported once the first frame is processed.
+    start-up time reported once the first frame is processed. Ctrl+C or
+    SIGTERM at any moment, start-up included, ends it the same clean way:
+    source released, window closed, speech stopped, log closed, summary printed.
     """
-    try:
-        source = open_source(args.source, loop=args.loop, on_message=warn)
-    except SourceError as error:
-        warn(f"error: {error}")
-        return EXIT_FAILURE
-    # TensorFlow is imported only now, so that a wrong --source fails at once.
-    from greeter.encode import FaceEncoder
-    try:
-        encoder = FaceEncoder(args.model, args.weights)
-    except (WeightsError, DetectorError) as error:
-        warn(f"error: {error}")
-        source.close()
-        return EXIT_FAILURE
-    threshold = args.threshold if args.threshold is not None else encoder.threshold
-    library = open_library(args.images, encoder, progress_for(args))
-    _stop_on_sigterm()
+    _stop_on_sigterm()  # first: a SIGTERM during start-up is a clean stop too
+    frames, fps, failed = 0, None, False
+    started = last = time.monotonic()
+    source = log = speaker = window = None
     stop = threading.Event()
-    watch_library(library, stop)
-    speaker = None if args.no_speech else Speaker(on_warning=warn)
-    log = GreetingLog(args.log) if args.log else None
-    window = Window() if not args.headless and display_available() else None
-    policy = GreetingPolicy(args.confirm, args.cooldown)
-    recogniser = FaceRecogniser(encoder, threshold)
-    frames, fps, started = 0, None, time.monotonic()
-    last = started
     try:
+        try:
+            source = open_source(args.source, loop=args.loop, on_message=warn)
+            log = GreetingLog(args.log) if args.log else None
+            # TensorFlow is imported only now, so that a wrong --source or --log fails at once.
+            from greeter.encode import FaceEncoder
+            encoder = FaceEncoder(args.model, args.weights)
+        except (SourceError, GreetingLogError, WeightsError, DetectorError) as error:
+            warn(f"error: {error}")
+            failed = True
+            return EXIT_FAILURE
+        threshold = args.threshold if args.threshold is not None else encoder.threshold
+        library = open_library(args.images, encoder, progress_for(args))
+        watch_library(library, stop)
+        speaker = None if args.no_speech else Speaker(on_warning=warn)
+        window = Window() if not args.headless and display_available() else None
+        policy = GreetingPolicy(args.confirm, args.cooldown)
+        recogniser = FaceRecogniser(encoder, threshold)
+        started = last = time.monotonic()
         for frame in source:
-            boxes, matches = recogniser.recognise(frame.image, library.gallery)
+            boxes, matches = recogniser.recognise(frame.image, library.gallery, frame.still)
             names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
             if names:
                 welcome(names, matches, frame.index, speaker, log)
@@ -129,14 +131,16 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         pass
     finally:
         stop.set()
-        source.close()
+        if source is not None:
+            source.close()
         if window is not None:
             window.close()
         if speaker is not None:
             speaker.close()
         if log is not None:
             log.close()
-        elapsed = time.monotonic() - started
-        print(f"processed {frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-9):.1f} fps)",
-              flush=True)
+        if not failed:
+            elapsed = time.monotonic() - started
+            print(f"processed {frames} frames in {elapsed:.1f} s "
+                  f"({frames / max(elapsed, 1e-9):.1f} fps)", flush=True)
     return EXIT_OK

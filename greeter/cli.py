@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     ``launched``: the time.monotonic() at which the program started.
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # A name the console cannot show (an emoji on a Windows console redirected
+    # to a file, a file name that is not UTF-8) is printed escaped, not fatal.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     # TensorFlow is imported only now, so that --help and argument errors are
     # instant; its C++ start-up chatter says nothing a user can act on.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -109,12 +109,17 @@ class EncodingCache:
     def _load(self) -> None:
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                files = zip(data["paths"], data["sizes"], data["mtimes"], data["digests"])
-                self.digests = {PhotoFile(str(p), int(s), int(m)): str(d) for p, s, m, d in files}
-                self.entries = {str(d): (None if np.isnan(e[0]) else e, str(n))
-                                for d, e, n in zip(data["digests"], data["encodings"],
-                                                   data["notes"])}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+                columns = [data[key] for key in ("paths", "sizes", "mtimes", "digests",
+                                                 "encodings", "notes")]
+            paths, sizes, mtimes, digests, encodings, notes = columns
+            if (encodings.ndim != 2 or encodings.shape[1] != 128
+                    or len({len(column) for column in columns}) != 1):
+                raise ValueError("its arrays do not fit together")
+            files = zip(paths, sizes, mtimes, digests)
+            self.digests = {PhotoFile(str(p), int(s), int(m)): str(d) for p, s, m, d in files}
+            self.entries = {str(d): (None if np.isnan(e[0]) else e, str(n))
+                            for d, e, n in zip(digests, encodings, notes)}
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
             self.on_message(f"encoding cache {self.path} is unreadable ({error}); rebuilding it")
             self.digests, self.entries = {}, {}
 
@@ -174,11 +179,15 @@ class PhotoLibrary:
         # Reading, decoding and finding faces release the GIL: photos are
         # prepared on every core at once while the networks take turns.
         results = []
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        try:
             for result in pool.map(self._encoding, photos):
                 results.append(result)
                 if on_progress is not None:
                     on_progress(len(results), len(photos))
+        finally:
+            # On Ctrl+C the photos not yet started are dropped, not encoded first.
+            pool.shutdown(wait=True, cancel_futures=True)
         paths = []
         for photo, (encoding, note) in zip(photos, results):
             name = person_name(self.images_dir, photo.path)

@@ -41,8 +41,11 @@ def load_face_detector(path: str = CASCADE_PATH) -> cv2.CascadeClassifier:
     if not os.path.isfile(path):
         raise DetectorError(f"face detector file {path} is missing; restore it from the "
                             "repository (git checkout -- haarcascade_frontalface_default.xml)")
-    detector = cv2.CascadeClassifier(path)
-    if detector.empty():
+    try:
+        detector = cv2.CascadeClassifier(path)
+    except (cv2.error, SystemError):  # OpenCV raises on XML it cannot parse
+        detector = None
+    if detector is None or detector.empty():
         raise DetectorError(f"face detector file {path} is corrupt; restore it from the "
                             "repository (git checkout -- haarcascade_frontalface_default.xml)")
     return detector

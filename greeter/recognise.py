@@ -67,9 +67,14 @@ class FaceRecogniser:
             return best
         return None
 
-    def recognise(self, image: np.ndarray, gallery) -> tuple[list[Box], list[Match]]:
-        """The face boxes in a BGR frame, largest first, and who each one is."""
-        if gallery is not self._gallery:  # new people: every face is looked at afresh
+    def recognise(self, image: np.ndarray, gallery,
+                  still: bool = False) -> tuple[list[Box], list[Match]]:
+        """The face boxes in a BGR frame, largest first, and who each one is.
+
+        ``still``: the frame is a photo of its own (a slideshow), not the next
+        moment of the same scene: no face keeps the name of one in the last frame.
+        """
+        if still or gallery is not self._gallery:  # every face is looked at afresh
             self._tracked, self._gallery = [], gallery
         started = time.perf_counter()
         boxes = face_locations(self.encoder.detector, image)
