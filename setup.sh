@@ -11,7 +11,7 @@ dev=0
 
 if command -v apt-get >/dev/null 2>&1; then
   packages="espeak-ng libespeak-ng1 alsa-utils libgl1 libglib2.0-0"
-  [ "$dev" = 1 ] && packages="$packages xvfb xauth sox imagemagick"
+  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick"
   missing=""
   for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
