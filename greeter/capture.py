@@ -366,19 +366,25 @@ class _Live(Source):
             self._changed.notify_all()
 
 
-def _open_camera(index: int, on_message: Callable[[str], None]) -> _Live:
-    description = f"camera {index}"
-
+def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapture | None],
+                      advice: str, on_message: Callable[[str], None]) -> _Live:
+    """A live source reading ``make_capture()``'s capture, which it makes again to
+    reconnect; SourceError with ``advice`` when the first one gives no frame."""
     def reopen() -> cv2.VideoCapture | None:
-        capture, _ = _open_live(_camera_capture(index))
+        capture, _ = _open_live(make_capture())
         return capture
 
     start = time.monotonic()
-    capture, first = _open_live(_camera_capture(index))
+    capture, first = _open_live(make_capture())
     if capture is None:
-        raise SourceError(f"{description} cannot be opened: is it plugged in and not used "
-                          f"by another program? {_camera_hint(index)}")
+        raise SourceError(f"{description} cannot be opened: {advice}")
     return _Live(description, reopen, capture, first, start, on_message)
+
+
+def _open_camera(index: int, on_message: Callable[[str], None]) -> _Live:
+    return _open_live_source(f"camera {index}", lambda: _camera_capture(index),
+                             "is it plugged in and not used by another program? "
+                             + _camera_hint(index), on_message)
 
 
 def _camera_capture(index: int) -> cv2.VideoCapture | None:
@@ -409,19 +415,9 @@ def _camera_hint(index: int) -> str:
 
 
 def _open_stream(url: str, on_message: Callable[[str], None]) -> _Live:
-    description = f"stream {_without_password(url)}"
-
-    def reopen() -> cv2.VideoCapture | None:
-        capture, _ = _open_live(_stream_capture(url))
-        return capture
-
-    start = time.monotonic()
-    capture, first = _open_live(_stream_capture(url))
-    if capture is None:
-        raise SourceError(f"{description} cannot be opened: check the address, that the "
-                          "camera is on and reachable from this computer, and its user "
-                          "name and password")
-    return _Live(description, reopen, capture, first, start, on_message)
+    return _open_live_source(f"stream {_without_password(url)}", lambda: _stream_capture(url),
+                             "check the address, that the camera is on and reachable from "
+                             "this computer, and its user name and password", on_message)
 
 
 def _stream_capture(url: str) -> cv2.VideoCapture:

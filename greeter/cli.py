@@ -75,10 +75,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
                                 help="give up (exit 1) when no steady, sharp single face "
                                      "came within S seconds (default: %(default)g)")
-            parser.add_argument("--headless", action="store_true",
-                                help="no window (chosen automatically when there is no display)")
-            parser.add_argument("--no-speech", action="store_true",
-                                help="confirm in text only")
+            _add_window_and_speech_options(parser, "confirm in text only")
         elif command == "calibrate":
             parser.add_argument("--plot", default="calibration.png", metavar="FILE.png",
                                 help="where to save the plot of the distances "
@@ -90,10 +87,14 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_window_and_speech_options(parser: argparse.ArgumentParser, no_speech_help: str) -> None:
     parser.add_argument("--headless", action="store_true",
                         help="no window (chosen automatically when there is no display)")
-    parser.add_argument("--no-speech", action="store_true", help="greet in text only")
+    parser.add_argument("--no-speech", action="store_true", help=no_speech_help)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    _add_window_and_speech_options(parser, "greet in text only")
     parser.add_argument("--confirm", type=int, default=3, metavar="N",
                         help="greet a person recognised in N consecutive processed frames "
                              "(default: %(default)s)")
