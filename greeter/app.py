@@ -121,7 +121,9 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             if frames == 1:
                 warn(f"watching {source.description}: first frame processed "
                      f"{now - (launched or started):.1f} s after launch")
-            fps = 1 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
+            instant = 1 / max(now - last, 1e-6)
+            # Smoothed, so that the number on screen can be read.
+            fps = instant if fps is None else 0.9 * fps + 0.1 * instant
             last = now
             if window is not None:
                 wait_ms = int(STILL_SECONDS * 1000) if frame.still else 1

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -123,3 +124,36 @@ def test_bad_camera_index_fails_fast(tmp_path):
     assert result.returncode == 1
     assert "camera 7" in result.stderr
     assert time.monotonic() - started < 30  # TensorFlow's import included
+
+
+def test_photo_added_while_running_is_greeted(door, faces, tmp_path):
+    images, video, _ = door
+    newcomer = faces / "people/clapton/clapton_1.jpg"
+    looping = tmp_path / "clapton.avi"
+    from videos import write_video
+    write_video(looping, [(faces / "people/clapton/clapton_2.jpg", 3), (None, 1)])
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "facenet.py"), "--source", str(looping), "--images",
+         str(images), "--no-speech", "--headless", "--loop", "--cooldown", "1000"],
+        cwd=tmp_path, env=greeter_env(tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, process.kill)  # ends the reads below if Eric never comes
+    watchdog.start()
+    try:
+        for line in process.stderr:  # the loop runs, and Eric is a stranger so far
+            if "first frame processed" in line:
+                break
+        time.sleep(2)
+        shutil.copy(newcomer, images / "eric.jpg")
+        added = time.monotonic()
+        greeted = None
+        for line in process.stdout:
+            if "Welcome Eric" in line:
+                greeted = time.monotonic() - added
+                break
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    assert greeted is not None and greeted < 20, "a photo added while running was not used"
