@@ -195,12 +195,7 @@ def _open_video_capture(path: str) -> tuple[cv2.VideoCapture | None, np.ndarray 
     """
     with _opencv_quiet():
         capture = cv2.VideoCapture(path, _file_backend())
-    if capture.isOpened():
-        first = _read(capture)
-        if first is not None:
-            return capture, first
-    capture.release()
-    return None, None
+    return _open_live(capture)
 
 
 def _unreadable_video_message(spec: str, path: str) -> str:
@@ -432,7 +427,8 @@ def _open_live(capture: cv2.VideoCapture | None) -> tuple[cv2.VideoCapture | Non
     """``capture`` and its first frame, or (None, None) released when it gives none.
 
     A camera that another program holds may open and then deliver nothing,
-    so a source only counts as open once a frame came.
+    and so may a file FFmpeg opens: a source only counts as open once a
+    frame came.
     """
     if capture is None:
         return None, None
