@@ -125,6 +125,27 @@ class FaceEncoder:
         """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
         return self.encodings_of_chips(self.face_chips(image, boxes))
 
+    def checked_face_encodings(self, image: np.ndarray,
+                               boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`face_encodings`, and (N,) bool: whether each box holds a whole face.
+
+        The cascade also fires on patterns that are no face (a shirt button, a
+        badge), which could otherwise be taken for someone; their landmarks
+        drift (see MAX_LANDMARK_DRIFT) and their rows are NaN.
+        """
+        if not self.aligned or not boxes:
+            return self.face_encodings(image, boxes), np.ones(len(boxes), bool)
+        with self._network_lock:
+            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+            drift = landmarks.landmark_drift(self.landmark_model, image, points)
+        is_face = drift <= MAX_LANDMARK_DRIFT
+        encodings = np.full((len(boxes), 128), np.nan, np.float32)
+        if is_face.any():
+            chips = align.aligned_face_chips(image, points[is_face], self.chip_size,
+                                             self.chip_padding)
+            encodings[is_face] = self.encodings_of_chips(chips)
+        return encodings, is_face
+
     def photo_face(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None, str]:
         """The face box to encode in a photo, its landmarks (None without alignment),
         and a note for the user (or why there is no face).

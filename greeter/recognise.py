@@ -3,7 +3,8 @@
 A face found again where it was in the previous frame keeps the name found
 then, for at most REUSE_FRAMES frames: encoding is the costly stage, and a
 face that has not moved has not changed identity. A face that moves or
-changes size notably, or a new gallery, gets a fresh encoding at once.
+changes size notably, or a new gallery, gets a fresh encoding at once. A box
+that turns out to hold no face is left out, and stays out while it stays put.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def box_overlap(a: Box, b: Box) -> float:
 @dataclass
 class _Tracked:
     box: Box
-    match: Match
+    match: Match | None  # None: the box holds no face
     age: int  # frames since this face was last encoded
 
 
@@ -81,14 +82,17 @@ class FaceRecogniser:
         detected = time.perf_counter()
         previous = [self._reusable(box) for box in boxes]
         fresh = [i for i, seen in enumerate(previous) if seen is None]
-        encodings = self.encoder.face_encodings(image, [boxes[i] for i in fresh])
+        encodings, is_face = self.encoder.checked_face_encodings(image, [boxes[i] for i in fresh])
         encoded = time.perf_counter()
-        fresh_matches = iter(match_faces(gallery, encodings, self.threshold))
-        matches = [next(fresh_matches) if seen is None else seen.match for seen in previous]
+        found = iter(match_faces(gallery, encodings[is_face], self.threshold))
+        fresh_matches = {i: next(found) if face else None for i, face in zip(fresh, is_face)}
+        matches = [fresh_matches[i] if seen is None else seen.match
+                   for i, seen in enumerate(previous)]
         self._tracked = [_Tracked(box, match, 0 if seen is None else seen.age + 1)
                          for box, match, seen in zip(boxes, matches, previous)]
         self.times.seconds["detect"] += detected - started
         self.times.seconds["align+encode"] += encoded - detected
         self.times.seconds["match"] += time.perf_counter() - encoded
         self.times.frames += 1
-        return boxes, matches
+        faces = [i for i, match in enumerate(matches) if match is not None]
+        return [boxes[i] for i in faces], [matches[i] for i in faces]
