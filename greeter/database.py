@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # the greeter imports TensorFlow only once its source is open
 
 # Files that operating systems leave in folders; not worth a message.
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
-_NUMBER_SUFFIX = re.compile(r"_\d+$")
+# "alice_2": a further photo of Alice (the number is dropped from the name).
+PHOTO_NUMBER = re.compile(r"_(\d+)$")
 
 
 def default_cache_dir() -> str:
@@ -49,7 +50,7 @@ def person_name(images_dir: str, path: str) -> str:
     """
     parts = os.path.relpath(path, images_dir).split(os.sep)
     raw = parts[0] if len(parts) > 1 else os.path.splitext(parts[0])[0]
-    words = re.split(r"[\s_\-]+", _NUMBER_SUFFIX.sub("", raw))
+    words = re.split(r"[\s_\-]+", PHOTO_NUMBER.sub("", raw))
     return " ".join(word[:1].upper() + word[1:] if word.islower() else word
                     for word in words if word)
 

@@ -125,6 +125,13 @@ class FaceEncoder:
         """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
         return self.encodings_of_chips(self.face_chips(image, boxes))
 
+    def _landmarks_and_drift(self, image: np.ndarray,
+                             boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks (N, 68, 2) of ``boxes`` and how far each set drifts on a second look."""
+        with self._network_lock:
+            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+            return points, landmarks.landmark_drift(self.landmark_model, image, points)
+
     def checked_face_encodings(self, image: np.ndarray,
                                boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`face_encodings`, and (N,) bool: whether each box holds a whole face.
@@ -135,9 +142,7 @@ class FaceEncoder:
         """
         if not self.aligned or not boxes:
             return self.face_encodings(image, boxes), np.ones(len(boxes), bool)
-        with self._network_lock:
-            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
-            drift = landmarks.landmark_drift(self.landmark_model, image, points)
+        points, drift = self._landmarks_and_drift(image, boxes)
         is_face = drift <= MAX_LANDMARK_DRIFT
         encodings = np.full((len(boxes), 128), np.nan, np.float32)
         if is_face.any():
@@ -163,9 +168,7 @@ class FaceEncoder:
             return None, None, "no face found"
         box, points = candidates[0], None
         if self.aligned:
-            with self._network_lock:
-                all_points = landmarks.face_landmarks(self.landmark_model, image, candidates)
-                drift = landmarks.landmark_drift(self.landmark_model, image, all_points)
+            all_points, drift = self._landmarks_and_drift(image, candidates)
             if drift.min() > MAX_LANDMARK_DRIFT:
                 return None, None, "no clear face found"
             best = int(np.argmin(drift))

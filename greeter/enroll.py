@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from greeter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from greeter.database import person_name
+from greeter.database import PHOTO_NUMBER, person_name
 from greeter.detect import Box, face_locations
 from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
 from greeter.match import face_distance
@@ -58,7 +58,6 @@ MAX_SELF_DISTANCE_SHARE = 0.5
 JPEG_QUALITY = 95
 # Characters no file name may hold on Windows, macOS or Linux.
 _FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-_NUMBER_SUFFIX = re.compile(r"_(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,8 @@ def file_stem(name: str) -> str:
                            "(\\ / : * ? \" < > |); leave it out")
     if stem.startswith("."):
         raise BadNameError(f"{name!r} starts with a dot, which hides the file; leave it out")
-    if _NUMBER_SUFFIX.search(stem):
-        dashed = _NUMBER_SUFFIX.sub(r"-\1", stem)
+    if PHOTO_NUMBER.search(stem):
+        dashed = PHOTO_NUMBER.sub(r"-\1", stem)
         raise BadNameError(f"{name!r} ends in _<number>, which the greeter reads as a photo "
                            f"number; write it with a dash instead ({dashed})")
     return stem
@@ -281,12 +280,9 @@ def enroll_command(args: argparse.Namespace, encoder=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     person = target.person
-    from greeter.app import display_available
+    from greeter.app import display_available, warn
     from greeter.capture import SourceError, open_source
     from greeter.cli import _load_encoder
-
-    def warn(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
 
     try:
         source = open_source(args.source, on_message=warn)

@@ -62,9 +62,9 @@ class FaceRecogniser:
 
     def _reusable(self, box: Box) -> _Tracked | None:
         """The face of the previous frame at ``box``'s place, if it may keep its name."""
-        best = max(self._tracked, key=lambda t: box_overlap(t.box, box), default=None)
-        if (best is not None and best.age < self.reuse_frames
-                and box_overlap(best.box, box) >= SAME_PLACE_IOU):
+        overlap, best = max(((box_overlap(t.box, box), t) for t in self._tracked),
+                            key=lambda pair: pair[0], default=(0.0, None))
+        if best is not None and best.age < self.reuse_frames and overlap >= SAME_PLACE_IOU:
             return best
         return None
 
