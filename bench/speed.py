@@ -72,8 +72,7 @@ def facenet_run(video: str, encoder: FaceEncoder, gallery: Gallery) -> tuple[flo
             capture_seconds += time.perf_counter() - before
             if frame is None:
                 break
-            boxes, _ = recogniser.recognise(frame.image, gallery)
-            faces += len(boxes)
+            faces += len(recogniser.recognise(frame.image, gallery))
             frames += 1
     elapsed = time.perf_counter() - started
     stages = {"capture": 1000 * capture_seconds / frames, **recogniser.times.per_frame_ms()}

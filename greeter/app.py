@@ -112,7 +112,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         recogniser = FaceRecogniser(encoder, threshold)
         started = last = time.monotonic()
         for frame in source:
-            boxes, matches = recogniser.recognise(frame.image, library.gallery, frame.still)
+            faces = recogniser.recognise(frame.image, library.gallery, frame.still)
+            matches = [face.match for face in faces]
             names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
             if names:
                 welcome(names, matches, frame.index, speaker, log)
@@ -127,7 +128,7 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             last = now
             if window is not None:
                 wait_ms = int(STILL_SECONDS * 1000) if frame.still else 1
-                if not window.show(draw_faces(frame.image, boxes, matches, fps), wait_ms):
+                if not window.show(draw_faces(frame.image, [face.box for face in faces], matches, fps), wait_ms):
                     break
     except KeyboardInterrupt:
         pass

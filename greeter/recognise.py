@@ -9,6 +9,7 @@ that turns out to hold no face is left out, and stays out while it stays put.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,10 +32,20 @@ def box_overlap(a: Box, b: Box) -> float:
     return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
+@dataclass(frozen=True)
+class Face:
+    """One face in a frame: where it is, who it is, and what it was encoded as."""
+
+    box: Box
+    match: Match
+    encoding: np.ndarray  # (128,) float32, the network's output for this face
+    track: int  # the same number in every frame while the face is followed
+
+
 @dataclass
 class _Tracked:
     box: Box
-    match: Match | None  # None: the box holds no face
+    face: Face | None  # None: the box holds no face
     age: int  # frames since this face was last encoded
 
 
@@ -59,6 +70,7 @@ class FaceRecogniser:
         self.times = StageTimes()
         self._tracked: list[_Tracked] = []
         self._gallery = None
+        self._tracks = itertools.count()
 
     def _reusable(self, box: Box) -> _Tracked | None:
         """The face of the previous frame at ``box``'s place, if it may keep its name."""
@@ -68,9 +80,8 @@ class FaceRecogniser:
             return best
         return None
 
-    def recognise(self, image: np.ndarray, gallery,
-                  still: bool = False) -> tuple[list[Box], list[Match]]:
-        """The face boxes in a BGR frame, largest first, and who each one is.
+    def recognise(self, image: np.ndarray, gallery, still: bool = False) -> list[Face]:
+        """The faces in a BGR frame, largest first, each with who it is.
 
         ``still``: the frame is a photo of its own (a slideshow), not the next
         moment of the same scene: no face keeps the name of one in the last frame.
@@ -85,14 +96,17 @@ class FaceRecogniser:
         encodings, is_face = self.encoder.checked_face_encodings(image, [boxes[i] for i in fresh])
         encoded = time.perf_counter()
         found = iter(match_faces(gallery, encodings[is_face], self.threshold))
-        fresh_matches = {i: next(found) if face else None for i, face in zip(fresh, is_face)}
-        matches = [fresh_matches[i] if seen is None else seen.match
-                   for i, seen in enumerate(previous)]
-        self._tracked = [_Tracked(box, match, 0 if seen is None else seen.age + 1)
-                         for box, match, seen in zip(boxes, matches, previous)]
+        fresh_faces = {i: Face(boxes[i], next(found), encodings[row], next(self._tracks))
+                       if face else None
+                       for row, (i, face) in enumerate(zip(fresh, is_face))}
+        faces = [fresh_faces[i] if seen is None
+                 else seen.face and Face(box, seen.face.match, seen.face.encoding,
+                                         seen.face.track)
+                 for i, (box, seen) in enumerate(zip(boxes, previous))]
+        self._tracked = [_Tracked(box, face, 0 if seen is None else seen.age + 1)
+                         for box, face, seen in zip(boxes, faces, previous)]
         self.times.seconds["detect"] += detected - started
         self.times.seconds["align+encode"] += encoded - detected
         self.times.seconds["match"] += time.perf_counter() - encoded
         self.times.frames += 1
-        faces = [i for i, match in enumerate(matches) if match is not None]
-        return [boxes[i] for i in faces], [matches[i] for i in faces]
+        return [face for face in faces if face is not None]

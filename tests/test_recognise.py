@@ -36,11 +36,11 @@ def test_unmoved_face_keeps_its_name_for_a_few_frames(encoder, faces, tmp_path):
 
     encoder.checked_face_encodings = counting
     try:
-        names = [recogniser.recognise(frame, library.gallery)[1][0].name
+        names = [recogniser.recognise(frame, library.gallery)[0].match.name
                  for _ in range(REUSE_FRAMES + 2)]
         # Shifted well beyond the box's size: a new place, encoded again at once.
         moved = np.roll(frame, frame.shape[1] // 3, axis=1)
-        boxes, matches = recogniser.recognise(moved, library.gallery)
+        moved_faces = recogniser.recognise(moved, library.gallery)
     finally:
         del encoder.checked_face_encodings
     assert names == ["Kit"] * (REUSE_FRAMES + 2)
@@ -48,4 +48,4 @@ def test_unmoved_face_keeps_its_name_for_a_few_frames(encoder, faces, tmp_path):
     faces_in_frame = encoded[0]
     assert faces_in_frame >= 1
     assert encoded[:REUSE_FRAMES + 2] == [faces_in_frame] + [0] * REUSE_FRAMES + [faces_in_frame]
-    assert encoded[-1] >= 1 and "Kit" in [m.name for m in matches]
+    assert encoded[-1] >= 1 and "Kit" in [face.match.name for face in moved_faces]
