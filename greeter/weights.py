@@ -45,33 +45,41 @@ def save_tensors(path: str, tensors: dict[str, QuantizedTensor | np.ndarray]) ->
     np.savez(path, **arrays)
 
 
-def load_tensors(path: str) -> dict[str, np.ndarray]:
-    """Read a file written by :func:`save_tensors` as float32 arrays by name.
+_RESTORE = "restore it from the repository (git checkout -- weights/)"
 
-    Raises WeightsError naming the file when it is missing or unreadable.
-    """
-    restore = "restore it from the repository (git checkout -- weights/)"
+
+def check_weight_file(path: str, magic: bytes, kind: str = "the expected format") -> None:
+    """Raise WeightsError, naming ``path`` and what to do, unless it is a readable
+    file that starts with ``magic`` (the first bytes of every file of its kind)."""
     if not os.path.isfile(path):
-        raise WeightsError(f"weight file {path} is missing; {restore}")
+        raise WeightsError(f"weight file {path} is missing; {_RESTORE}")
     try:
         with open(path, "rb") as file:
             head = file.read(64)
     except OSError as error:
         raise WeightsError(f"weight file {path} cannot be read ({error.strerror or error}); "
-                           "check its permissions, or " + restore) from None
+                           "check its permissions, or " + _RESTORE) from None
     if head.startswith(b"version https://git-lfs"):
         raise WeightsError(f"weight file {path} is a Git LFS pointer, not the weights; "
                            "fetch them with: git lfs pull")
-    if not head.startswith(b"PK"):
-        what = "empty" if not head else "not an .npz archive"
-        raise WeightsError(f"weight file {path} is corrupt ({what}); {restore}")
+    if not head.startswith(magic):
+        what = "empty" if not head else f"not {kind}"
+        raise WeightsError(f"weight file {path} is corrupt ({what}); {_RESTORE}")
+
+
+def load_tensors(path: str) -> dict[str, np.ndarray]:
+    """Read a file written by :func:`save_tensors` as float32 arrays by name.
+
+    Raises WeightsError naming the file when it is missing or unreadable.
+    """
+    check_weight_file(path, b"PK", "an .npz archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             raw = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, KeyError, EOFError, MemoryError, NotImplementedError,
             zipfile.BadZipFile, zlib.error) as error:
         raise WeightsError(f"weight file {path} is truncated or corrupt ({error}); "
-                           f"{restore}") from None
+                           f"{_RESTORE}") from None
     tensors = {}
     for name, values in raw.items():
         if ":" in name:
