@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from greeter import align, landmarks, resnet
-from greeter.detect import Box, face_locations, load_face_detector
+from greeter.detect import (DEFAULT_DETECTOR, Box, FaceDetector, load_face_detector,
+                            photo_min_face)
 from greeter.paths import WEIGHTS_DIR
 from greeter.photos import PhotoError, read_photo
 
@@ -55,8 +56,9 @@ class FaceEncoder:
     """Encodes faces in images with one network; load once, use for every frame."""
 
     def __init__(self, network: str = "dlib", weights_dir: str | None = None,
-                 aligned: bool = True) -> None:
-        """Load the detector, the landmark network and ``network``'s weights.
+                 aligned: bool = True, detector: str = DEFAULT_DETECTOR) -> None:
+        """Load the face detector called ``detector``, the landmark network and
+        ``network``'s weights.
 
         ``weights_dir`` holds the OpenFace CSV export for ``network="openface"``
         (default: the project's ``weights/``). ``aligned=False`` encodes plain
@@ -67,10 +69,7 @@ class FaceEncoder:
             raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
         self.network = network
         self.aligned = aligned
-        # OpenCV's cascade classifier crashes when one is shared between
-        # threads (the photo library encodes on several): one per thread.
-        self._per_thread = threading.local()
-        self._per_thread.detector = load_face_detector()
+        self.detector: FaceDetector = load_face_detector(detector)
         # Keras layers called eagerly are not safe to call from two threads at
         # once; the networks take turns (they use every core anyway).
         self._network_lock = threading.Lock()
@@ -91,15 +90,8 @@ class FaceEncoder:
         # number of faces in a frame, and none of predict()'s per-call cost.
         self._network = tf.function(lambda batch: model(batch, training=False),
                                     input_signature=[signature], autograph=False)
-        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-"
+        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-{detector}-"
                           f"{self.chip_size}-{self.chip_padding}")
-
-    @property
-    def detector(self) -> cv2.CascadeClassifier:
-        """The Haar cascade of the calling thread."""
-        if not hasattr(self._per_thread, "detector"):
-            self._per_thread.detector = load_face_detector()
-        return self._per_thread.detector
 
     def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
@@ -108,7 +100,7 @@ class FaceEncoder:
         if not self.aligned:
             return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
         with self._network_lock:
-            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+            points = self._landmarks(image, boxes)
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
     def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
@@ -125,11 +117,16 @@ class FaceEncoder:
         """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
         return self.encodings_of_chips(self.face_chips(image, boxes))
 
+    def _landmarks(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Landmarks (N, 68, 2) of ``boxes``, framed as the detector's boxes need."""
+        return landmarks.face_landmarks(self.landmark_model, image, boxes,
+                                        self.detector.square_scale, self.detector.square_shift)
+
     def _landmarks_and_drift(self, image: np.ndarray,
                              boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks (N, 68, 2) of ``boxes`` and how far each set drifts on a second look."""
         with self._network_lock:
-            points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+            points = self._landmarks(image, boxes)
             return points, landmarks.landmark_drift(self.landmark_model, image, points)
 
     def checked_face_encodings(self, image: np.ndarray,
@@ -159,7 +156,7 @@ class FaceEncoder:
         face-shaped image, the whole image. With alignment, the candidate
         whose landmarks hold still on a second look wins, and none if all drift.
         """
-        boxes = face_locations(self.detector, image)
+        boxes = self.detector.face_locations(image, photo_min_face(image))
         height, width = image.shape[:2]
         whole = (0, 0, width, height)
         face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]

@@ -33,7 +33,7 @@ import numpy as np
 
 from greeter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from greeter.database import PHOTO_NUMBER, person_name
-from greeter.detect import Box, face_locations
+from greeter.detect import Box, photo_min_face
 from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
 from greeter.match import face_distance
 from greeter.photos import is_photo_file
@@ -337,7 +337,7 @@ def _wait_for_face(source, encoder, window, args: argparse.Namespace,
     frames = 0
     for frame in source:
         frames += 1
-        boxes = face_locations(encoder.detector, frame.image)
+        boxes = encoder.detector.face_locations(frame.image)
         ready, advice = steady.update(frame.image, boxes, frame.time, frame.still)
         if ready:
             crop = crop_around(frame.image, boxes[0])
@@ -375,7 +375,7 @@ def _check_crop(encoder, image: np.ndarray, box: Box, crop: np.ndarray) -> str:
     """"" when ``crop`` would serve as the photo of the face at ``box`` in ``image``,
     else the problem: the detector must find exactly one face in the crop, and
     its encoding be within MAX_SELF_DISTANCE_SHARE of the threshold of the live face's."""
-    found = face_locations(encoder.detector, crop)
+    found = encoder.detector.face_locations(crop, photo_min_face(crop))
     if len(found) != 1:
         return ("photo check failed: the detector does not find the face in the crop; "
                 "face the camera")

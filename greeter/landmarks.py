@@ -41,22 +41,15 @@ NUM_POINTS = 68
 MEAN_RGB = (122.782, 117.001, 104.298)  # face-api's FaceFeatureExtractor
 BLOCK_CHANNELS = (32, 64, 128, 256)
 
-# How a face box (x, y, w, h) becomes the square the network sees: side
-# BOX_SCALE * w, centred BOX_SHIFT * w below the box's centre. Haar cascade
-# boxes run from mid-forehead to about the mouth; face-api's SSD boxes, which
-# the network was made for, reach below the chin. Chosen on ../shared/faces
-# (71 faces that both the cascade and dlib's HOG detector find) against dlib's
-# 68-point predictor, in mean error / outer-eye-corner distance, and against
-# the distance between dlib descriptors of our aligned chip and dlib's:
-#   box as is (1.0, 0.0)    error 0.079, descriptor distance 0.131
-#   1.25, 0.225             error 0.048, descriptor distance 0.095
-# (1.2..1.3 x 0.2..0.275 all within 0.047..0.049 and 0.094..0.101; from a
-# shift of 0.3 the square cuts into the brows and both grow). A second pass,
-# on a square around the first pass's points, took the mean error to 0.044
-# and the descriptor distance to 0.090 but made the worst faces worse
-# (largest error 0.14 -> 0.19), for twice the cost: not done.
-BOX_SCALE = 1.25
-BOX_SHIFT = 0.225
+# How a face box (x, y, w, h) becomes the square the network sees, by
+# default: side BOX_SCALE * w, centred BOX_SHIFT * w below the box's centre.
+# Each detector says its own (greeter.detect), since boxes differ in how much
+# forehead and chin they hold; face-api's SSD boxes, which the network was
+# made for, reach below the chin. A second pass, on a square around the first
+# pass's points, took the mean error against dlib's 68 points from 0.048 to
+# 0.044 but made the worst faces worse (0.14 -> 0.19), for twice the cost.
+BOX_SCALE = 1.0
+BOX_SHIFT = 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -213,19 +206,21 @@ def _run(model: keras.Model, image_bgr: np.ndarray, squares: np.ndarray) -> np.n
 
 
 def face_landmarks(model: keras.Model, image_bgr: np.ndarray,
-                   boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+                   boxes: Sequence[tuple[int, int, int, int]],
+                   box_scale: float = BOX_SCALE, box_shift: float = BOX_SHIFT) -> np.ndarray:
     """(N, 68, 2) float32 (x, y) in ``image_bgr``'s pixels, one row per box.
 
     ``image_bgr`` is a BGR (or greyscale, or BGRA) uint8 image; ``boxes`` are
-    ``(x, y, w, h)`` face boxes (Haar cascade boxes, say), which may reach
-    outside the image: each is widened to a square of BOX_SCALE times its
-    larger side, moved down by BOX_SHIFT times that side, and what falls
-    outside the image is black. All faces go through the network in one call.
+    ``(x, y, w, h)`` face boxes from a detector, which may reach outside the
+    image: each is widened to a square of ``box_scale`` times its larger
+    side, moved down by ``box_shift`` times that side (the detector's
+    ``square_scale`` and ``square_shift``), and what falls outside the image
+    is black. All faces go through the network in one call.
     """
     if len(boxes) == 0:
         return np.zeros((0, NUM_POINTS, 2), np.float32)
     box_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return _run(model, image_bgr, _squares_from_boxes(box_array, BOX_SCALE, BOX_SHIFT))
+    return _run(model, image_bgr, _squares_from_boxes(box_array, box_scale, box_shift))
 
 
 # A square this many times the landmarks' extent frames a face the way the
