@@ -1,10 +1,17 @@
-"""Who is in a frame: detect every face, then name each, re-encoding only when needed.
+"""Who is in a frame: detect every face, follow each from frame to frame, name each.
 
-A face found again where it was in the previous frame keeps the name found
-then, for at most REUSE_FRAMES frames: encoding is the costly stage, and a
-face that has not moved has not changed identity. A face that moves or
-changes size notably, or a new gallery, gets a fresh encoding at once. A box
-that turns out to hold no face is left out, and stays out while it stays put.
+A face is followed as a track while its box overlaps the one it had in the
+last frames. Encoding is the costly stage, so a track is encoded only:
+
+- on each of its first ``first_looks`` frames (the frames --confirm counts),
+  so that the greeting is decided from several looks, not one;
+- when its face has grown notably since its last encoding (a person walking
+  up to the camera shows more detail);
+- and otherwise once every REENCODE_FRAMES frames.
+
+A track is named from the mean of its last encodings, not from one frame: a
+blurred or turned frame cannot alone give a wrong name. A box whose
+landmarks show it holds no face is left out, and looked at again later.
 """
 
 from __future__ import annotations
@@ -16,12 +23,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from greeter.detect import Box, face_locations
-from greeter.match import Match, match_faces
+from greeter.detect import MIN_FACE_PX, Box
+from greeter.match import Gallery, Match, match_faces
 
-REUSE_FRAMES = 5
-# Boxes overlapping this much (intersection over union) are the same face, unmoved.
-SAME_PLACE_IOU = 0.7
+# Encoded again after this many frames at the latest (a third of a second at 30 fps).
+REENCODE_FRAMES = 10
+# A face this much wider than at its last encoding is encoded again at once.
+GROWTH_TO_REENCODE = 1.25
+# The encodings a track is named from: the last second or so of its looks.
+LOOKS_KEPT = 10
+# A box overlapping a track's last box this much (intersection over union)
+# is the same face, moved.
+SAME_FACE_IOU = 0.3
+# A track missing from this many frames in a row is ended: the person left.
+MISSED_FRAMES_TO_END = 5
 
 
 def box_overlap(a: Box, b: Box) -> float:
@@ -38,15 +53,25 @@ class Face:
 
     box: Box
     match: Match
-    encoding: np.ndarray  # (128,) float32, the network's output for this face
+    encoding: np.ndarray  # (128,) float32: the mean of the track's recent encodings
     track: int  # the same number in every frame while the face is followed
 
 
 @dataclass
-class _Tracked:
+class _Track:
+    number: int
     box: Box
-    face: Face | None  # None: the box holds no face
-    age: int  # frames since this face was last encoded
+    looks: list[np.ndarray] = field(default_factory=list)  # the last encodings
+    match: Match | None = None  # None: not yet seen to hold a face
+    encoded: int = 0  # how often it was encoded (a box that held no face included)
+    encoded_width: int = 0  # the box's width at the last encoding
+    frames_since_encoded: int = 0
+    missed: int = 0  # consecutive frames without a box
+
+    def needs_encoding(self, first_looks: int) -> bool:
+        return (self.encoded < first_looks
+                or self.frames_since_encoded >= REENCODE_FRAMES
+                or self.box[2] >= GROWTH_TO_REENCODE * self.encoded_width)
 
 
 @dataclass
@@ -61,52 +86,80 @@ class StageTimes:
 
 
 class FaceRecogniser:
-    """Finds and names the faces of consecutive frames of one source."""
+    """Finds, follows and names the faces of consecutive frames of one source."""
 
-    def __init__(self, encoder, threshold: float, reuse_frames: int = REUSE_FRAMES) -> None:
+    def __init__(self, encoder, threshold: float, first_looks: int = 3,
+                 min_face: int = MIN_FACE_PX) -> None:
+        """``first_looks``: how many of a new face's first frames are each encoded
+        (the greeter passes --confirm); ``min_face``: the narrowest face looked for."""
         self.encoder = encoder
         self.threshold = threshold
-        self.reuse_frames = reuse_frames
+        self.first_looks = max(1, first_looks)
+        self.min_face = min_face
         self.times = StageTimes()
-        self._tracked: list[_Tracked] = []
-        self._gallery = None
-        self._tracks = itertools.count()
+        self._tracks: list[_Track] = []
+        self._gallery: Gallery | None = None
+        self._numbers = itertools.count()
 
-    def _reusable(self, box: Box) -> _Tracked | None:
-        """The face of the previous frame at ``box``'s place, if it may keep its name."""
-        overlap, best = max(((box_overlap(t.box, box), t) for t in self._tracked),
-                            key=lambda pair: pair[0], default=(0.0, None))
-        if best is not None and best.age < self.reuse_frames and overlap >= SAME_PLACE_IOU:
-            return best
-        return None
-
-    def recognise(self, image: np.ndarray, gallery, still: bool = False) -> list[Face]:
+    def recognise(self, image: np.ndarray, gallery: Gallery, still: bool = False) -> list[Face]:
         """The faces in a BGR frame, largest first, each with who it is.
 
         ``still``: the frame is a photo of its own (a slideshow), not the next
-        moment of the same scene: no face keeps the name of one in the last frame.
+        moment of the same scene: no face is followed from the last frame.
         """
-        if still or gallery is not self._gallery:  # every face is looked at afresh
-            self._tracked, self._gallery = [], gallery
+        if still:
+            self._tracks = []
         started = time.perf_counter()
-        boxes = face_locations(self.encoder.detector, image)
+        boxes = self.encoder.detector.face_locations(image, self.min_face)
         detected = time.perf_counter()
-        previous = [self._reusable(box) for box in boxes]
-        fresh = [i for i, seen in enumerate(previous) if seen is None]
-        encodings, is_face = self.encoder.checked_face_encodings(image, [boxes[i] for i in fresh])
+        seen = self._follow(boxes)
+        due = [track for track in seen if track.needs_encoding(self.first_looks)]
+        encodings, is_face = self.encoder.checked_face_encodings(
+            image, [track.box for track in due])
         encoded = time.perf_counter()
-        found = iter(match_faces(gallery, encodings[is_face], self.threshold))
-        fresh_faces = {i: Face(boxes[i], next(found), encodings[row], next(self._tracks))
-                       if face else None
-                       for row, (i, face) in enumerate(zip(fresh, is_face))}
-        faces = [fresh_faces[i] if seen is None
-                 else seen.face and Face(box, seen.face.match, seen.face.encoding,
-                                         seen.face.track)
-                 for i, (box, seen) in enumerate(zip(boxes, previous))]
-        self._tracked = [_Tracked(box, face, 0 if seen is None else seen.age + 1)
-                         for box, face, seen in zip(boxes, faces, previous)]
+        if gallery is not self._gallery:  # new people: every track is named afresh
+            self._gallery = gallery
+            changed = [track for track in self._tracks if track.looks]
+        else:
+            changed = due
+        for track, encoding, face in zip(due, encodings, is_face):
+            track.frames_since_encoded, track.encoded_width = 0, track.box[2]
+            track.encoded += 1
+            if face:
+                track.looks = (track.looks + [encoding])[-LOOKS_KEPT:]
+        named = [track for track in changed if track.looks]
+        means = np.array([np.mean(track.looks, axis=0) for track in named], np.float32)
+        for track, match in zip(named, match_faces(gallery, means, self.threshold)):
+            track.match = match
         self.times.seconds["detect"] += detected - started
         self.times.seconds["align+encode"] += encoded - detected
         self.times.seconds["match"] += time.perf_counter() - encoded
         self.times.frames += 1
-        return [face for face in faces if face is not None]
+        return [Face(track.box, track.match, np.mean(track.looks, axis=0), track.number)
+                for track in seen if track.match is not None]
+
+    def _follow(self, boxes: list[Box]) -> list[_Track]:
+        """The tracks of this frame's boxes, in the boxes' order: each box joins the
+        track whose last box it overlaps most, or starts a new one."""
+        pairs = sorted(((box_overlap(track.box, box), t, b)
+                        for t, track in enumerate(self._tracks)
+                        for b, box in enumerate(boxes)), reverse=True)
+        track_of: dict[int, _Track] = {}
+        taken = set()
+        for overlap, t, b in pairs:
+            if overlap < SAME_FACE_IOU:
+                break
+            if t not in taken and b not in track_of:
+                taken.add(t)
+                track_of[b] = self._tracks[t]
+        for t, track in enumerate(self._tracks):
+            track.frames_since_encoded += 1
+            track.missed = 0 if t in taken else track.missed + 1
+        seen = []
+        for b, box in enumerate(boxes):
+            track = track_of.get(b) or _Track(next(self._numbers), box)
+            track.box = box
+            seen.append(track)
+        kept = [track for track in self._tracks if track.missed < MISSED_FRAMES_TO_END]
+        self._tracks = kept + [track for track in seen if track not in kept]
+        return seen
