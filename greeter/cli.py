@@ -11,9 +11,9 @@ import argparse
 import os
 import sys
 
+from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder
 from greeter.paths import IMAGES_DIR, WEIGHTS_DIR
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = {
     "run": "watch the source and welcome the people in --images (the default)",
@@ -149,21 +149,6 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     return run_greeter(args, launched)
 
 
-def _load_encoder(args: argparse.Namespace):
-    """The FaceEncoder the options ask for, or None after saying why it cannot load."""
-    from greeter.detect import DetectorError
-    from greeter.encode import FaceEncoder
-    from greeter.weights import WeightsError
-    try:
-        encoder = FaceEncoder(args.model, args.weights)
-    except (WeightsError, DetectorError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None
-    if args.threshold is not None:
-        encoder.threshold = args.threshold
-    return encoder
-
-
 def encode_command(args: argparse.Namespace) -> int:
     """``encode``: photos to an .npz of paths, encodings (NaN rows when unusable) and threshold."""
     import numpy as np
@@ -177,7 +162,7 @@ def encode_command(args: argparse.Namespace) -> int:
     if not photos:
         print(f"error: no photos in {', '.join(args.photos)}", file=sys.stderr)
         return EXIT_USAGE
-    encoder = _load_encoder(args)
+    encoder = load_encoder(args)
     if encoder is None:
         return EXIT_FAILURE
     encodings = np.full((len(photos), 128), np.nan, np.float32)
@@ -203,7 +188,7 @@ def verify_command(args: argparse.Namespace) -> int:
         if not os.path.isfile(path):
             print(f"error: no such photo: {path}", file=sys.stderr)
             return EXIT_USAGE
-    encoder = _load_encoder(args)
+    encoder = load_encoder(args)
     if encoder is None:
         return EXIT_FAILURE
     results = [encoder.encode_photo(path) for path in (args.photo1, args.photo2)]
