@@ -21,7 +21,6 @@ from greeter.photos import PhotoError, opencv_quiet, read_photo
 ASSUMED_VIDEO_FPS = 25.0
 
 
-
 class VideoFile(Source):
     """Every frame of a video file, read in the caller's thread."""
 

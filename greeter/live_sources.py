@@ -32,6 +32,7 @@ MAX_RECONNECT_DELAY_S = 10.0
 # (a stalled stream, up to STREAM_TIMEOUT_MS) finishes and releases on its own.
 CLOSE_WAIT_S = 0.9
 
+
 class _Live(Source):
     """A camera or stream read continuously by a capture thread, newest frame only."""
 
