@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import threading
 import time
 from datetime import datetime, timezone
 
 from greeter.capture import SourceError, open_source
-from greeter.cli import EXIT_FAILURE, EXIT_OK
+from greeter.common import EXIT_FAILURE, EXIT_OK, warn
 from greeter.database import PhotoLibrary, watch_library
 from greeter.detect import DetectorError
-from greeter.draw import Window, draw_faces
-from greeter.greet import (GreetingLog, GreetingLogError, GreetingPolicy,
-                           make_private_folders)
+from greeter.draw import Window, display_available, draw_faces
+from greeter.files import make_private_folders
+from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
 from greeter.match import Match
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
@@ -25,17 +24,6 @@ from greeter.weights import WeightsError
 
 # How long the window shows a still photo of a slideshow.
 STILL_SECONDS = 2.0
-
-
-def warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def display_available() -> bool:
-    """False where no window can open: Linux (and BSD) without an X or Wayland display."""
-    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 def _stop_on_sigterm() -> None:

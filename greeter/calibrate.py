@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from greeter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder
+from greeter.files import write_atomically
 
 # Fewer people with two or more photos give too few same-person pairs for
 # a threshold that means anything.
@@ -157,16 +157,8 @@ def save_plot(pairs: Pairs, best: Rates, current: Rates, path: str, title: str) 
     axes.set_title(title)
     axes.legend(loc="upper left", fontsize="small")
     figure.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            figure.savefig(file, format="png", dpi=PLOT_DPI)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=PLOT_DPI),
+                     suffix=".png")
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -209,11 +201,10 @@ def calibrate_command(args: argparse.Namespace, encoder=None) -> int:
               "person there (alice.jpg, alice_2.jpg, or a folder alice/)", file=sys.stderr)
         return EXIT_USAGE
 
-    from greeter.cli import _load_encoder
-    from greeter.database import PhotoLibrary
+    from greeter.database import PhotoLibrary, is_note_on
     from greeter.progress import progress_for
     if encoder is None:
-        encoder = _load_encoder(args)
+        encoder = load_encoder(args)
         if encoder is None:
             return EXIT_FAILURE
     threshold = args.threshold if args.threshold is not None else encoder.threshold
@@ -272,11 +263,6 @@ def calibrate_command(args: argparse.Namespace, encoder=None) -> int:
         return EXIT_FAILURE
     print(f"plot saved to {plot}")
     return EXIT_OK
-
-
-def is_note_on(message: str, paths: list[str]) -> bool:
-    """True when ``message`` (from PhotoLibrary's on_message) is a note on one of ``paths``."""
-    return any(message.startswith(path + ": ") for path in paths)
 
 
 def _print_hardest(pairs: Pairs, paths: list[str] | None, names: list[str],

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import platformdirs
 
-from greeter.files import write_npz_atomically
+from greeter.files import make_private_folders, write_npz_atomically
 from greeter.match import Gallery
 from greeter.photos import PhotoError, decode_photo, is_photo_file, read_photo_bytes
 
@@ -135,7 +135,7 @@ class EncodingCache:
             if self.entries[digest][0] is not None:
                 encodings[row] = self.entries[digest][0]
         try:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            make_private_folders(os.path.dirname(self.path))
             write_npz_atomically(
                 self.path, paths=np.array([p.path for p in kept], dtype=str),
                 sizes=np.array([p.size for p in kept], np.int64),
@@ -147,6 +147,11 @@ class EncodingCache:
             self.on_message(f"cannot write the encoding cache {self.path} ({error}); "
                             "photos will be encoded again at the next start")
             self.path = None
+
+
+def is_note_on(message: str, paths: list[str]) -> bool:
+    """True when ``message`` (from PhotoLibrary's on_message) is a note on one of ``paths``."""
+    return any(message.startswith(path + ": ") for path in paths)
 
 
 class PhotoLibrary:

@@ -22,7 +22,7 @@ import time
 import wave
 from collections import Counter
 
-from greeter.cli import EXIT_FAILURE, EXIT_OK
+from greeter.common import EXIT_FAILURE, EXIT_OK
 from greeter.paths import WEIGHTS_DIR
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -177,7 +177,7 @@ def check_source(report: Report, spec: str) -> None:
 
 
 def check_display(report: Report) -> None:
-    from greeter.app import display_available
+    from greeter.draw import display_available
     if display_available():
         report.add(OK, "display: a window can open")
     else:
@@ -275,7 +275,7 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
         report.add(FAIL, f"images: {images} cannot be read ({error.strerror or error}); make "
                          "it readable (chmod u+rx)")
         return
-    from greeter.database import PhotoLibrary, person_name, scan_images
+    from greeter.database import PhotoLibrary, is_note_on, person_name, scan_images
     if encoder is None:
         photos, _ = scan_images(images)
         names = Counter(person_name(images, photo.path) for photo in photos)
@@ -297,7 +297,6 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
                          "per person, named after them (alice.jpg)")
     for path, reason in library.skipped.items():
         report.add(WARN, f"images: skipped {path}: {reason}")
-    from greeter.calibrate import is_note_on
     encoded = list(library.photo_paths)
     if args.verbose:
         for path, name in zip(encoded, library.gallery.names):
@@ -314,9 +313,10 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
 def check_cache(report: Report) -> None:
     """Whether the encoding cache folder can be written (else every start encodes all)."""
     from greeter.database import default_cache_dir
+    from greeter.files import make_private_folders
     folder = default_cache_dir()
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        make_private_folders(folder)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
             pass
     except OSError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import unicodedata
 
 import cv2
@@ -42,6 +44,13 @@ def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
             cv2.putText(canvas, f"{fps:.1f} fps", (10, int(30 * scale)), FONT, 0.8 * scale,
                         colour, width, cv2.LINE_AA)
     return canvas
+
+
+def display_available() -> bool:
+    """False where no window can open: Linux (and BSD) without an X or Wayland display."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 class Window:

@@ -22,7 +22,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,10 +30,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from greeter.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder, warn
 from greeter.database import PHOTO_NUMBER, person_name
 from greeter.detect import Box, photo_min_face
 from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
+from greeter.files import write_new_file
 from greeter.match import face_distance
 from greeter.photos import is_photo_file
 
@@ -145,51 +145,8 @@ def save_new_photo(target: Target, image: np.ndarray) -> str:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise OSError(f"cannot encode the photo as JPEG for {target.folder}")
-    data = data.tobytes()
-    os.makedirs(target.folder, exist_ok=True)
-    # Hidden (a leading dot): the greeter's scan ignores it while it is written.
-    handle, temporary = tempfile.mkstemp(dir=target.folder, prefix=".enroll-", suffix=".jpg")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        for name in candidate_names(target):
-            path = os.path.join(target.folder, name)
-            try:
-                _link_new(temporary, path, data)
-            except FileExistsError:
-                continue  # someone else took this name since we looked
-            return path
-        raise OSError(f"no free file name for {target.stem} in {target.folder}")
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _link_new(temporary: str, path: str, data: bytes) -> None:
-    """Make ``path`` the complete file ``temporary``; FileExistsError if ``path`` exists.
-
-    A hard link is atomic and never replaces; where the file system has none
-    (FAT, some network shares) the file is created exclusively instead.
-    """
-    try:
-        os.link(temporary, path)
-        return
-    except FileExistsError:
-        raise
-    except OSError:
-        pass
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                         | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    except BaseException:
-        os.remove(path)  # ours, half written: the greeter would skip it as corrupt
-        raise
+    return write_new_file(target.folder, candidate_names(target), data.tobytes(),
+                          prefix=".enroll-", suffix=".jpg")
 
 
 def sharpness(image: np.ndarray, box: Box) -> float:
@@ -280,9 +237,8 @@ def enroll_command(args: argparse.Namespace, encoder=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     person = target.person
-    from greeter.app import display_available, warn
+    from greeter.draw import display_available
     from greeter.capture import SourceError, open_source
-    from greeter.cli import _load_encoder
 
     try:
         source = open_source(args.source, on_message=warn)
@@ -292,7 +248,7 @@ def enroll_command(args: argparse.Namespace, encoder=None) -> int:
     speaker = window = None
     try:
         if encoder is None:
-            encoder = _load_encoder(args)
+            encoder = load_encoder(args)
             if encoder is None:
                 return EXIT_FAILURE
         if not args.no_speech:

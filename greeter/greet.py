@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 
+from greeter.files import open_private_log
+
 
 class GreetingPolicy:
     """Greets a person once they are recognised in ``confirm`` consecutive processed
@@ -43,26 +45,6 @@ def _print_warning(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def make_private_folders(folder: str) -> None:
-    """Create ``folder`` and any missing parents, each readable by its owner only (0700).
-
-    (``os.makedirs`` gives the mode to the last folder only.)
-    """
-    missing = []
-    folder = os.path.abspath(folder)
-    while not os.path.isdir(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
-
-
 class GreetingLog:
     """Appends ``time,frame,name,distance`` rows to a CSV file, each row one write.
 
@@ -84,8 +66,7 @@ class GreetingLog:
         self._failing = False
         self._fd: int | None = None
         try:
-            make_private_folders(os.path.dirname(os.path.abspath(path)))
-            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+            self._fd = open_private_log(path)
             size = os.fstat(self._fd).st_size
             if size == 0:
                 self._append(self._row(self.HEADER))
@@ -145,7 +126,3 @@ class GreetingLog:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
-
-
-# Not inherited by the speech worker; no newline translation on Windows.
-_OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

@@ -10,8 +10,9 @@ import cv2
 import pytest
 
 from greeter.cli import main, parse_args
-from greeter.enroll import (BadNameError, Target, _link_new, candidate_names, enroll_command,
+from greeter.enroll import (BadNameError, Target, candidate_names, enroll_command,
                             file_stem)
+from greeter.files import link_new
 from videos import write_video
 
 
@@ -138,6 +139,6 @@ def test_never_replaces_a_file(tmp_path):
     temporary.write_bytes(b"new")
     (tmp_path / "alice_3.jpg").write_bytes(b"someone else's")
     with pytest.raises(FileExistsError):
-        _link_new(str(temporary), str(tmp_path / "alice_3.jpg"), b"new")
+        link_new(str(temporary), str(tmp_path / "alice_3.jpg"), b"new")
     assert (tmp_path / "alice_3.jpg").read_bytes() == b"someone else's"
     assert not os.path.exists(tmp_path / "alice_4.jpg")

@@ -1,0 +1,201 @@
+"""Live sources: a camera or a stream, read by a capture thread that keeps only the newest frame.
+
+The greeter never lags behind the door: a frame the caller was too busy to
+take is dropped for a newer one. A live source that stops delivering frames
+is reopened, with growing waits, until it comes back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from greeter.frames import (Frame, Source, SourceError, file_backend, first_frame_or_release,
+                            read_frame, reported_fps)
+from greeter.photos import opencv_quiet
+
+# A stream that takes longer than this to connect, or to send the next frame,
+# counts as down. Cameras get none: backends refuse to open with parameters
+# they do not support, and not every camera backend supports these.
+STREAM_TIMEOUT_MS = 5000
+# Waits between attempts to reopen a live source that stopped delivering.
+FIRST_RECONNECT_DELAY_S = 0.5
+MAX_RECONNECT_DELAY_S = 10.0
+# close() waits this long for the capture thread; a thread stuck in a read
+# (a stalled stream, up to STREAM_TIMEOUT_MS) finishes and releases on its own.
+CLOSE_WAIT_S = 0.9
+
+
+class _Live(Source):
+    """A camera or stream read continuously by a capture thread, newest frame only."""
+
+    live = True
+
+    def __init__(self, description: str, reopen: Callable[[], cv2.VideoCapture | None],
+                 capture: cv2.VideoCapture, first: np.ndarray, start: float,
+                 on_message: Callable[[str], None]) -> None:
+        self.description = description
+        self.fps = reported_fps(capture)
+        self._reopen = reopen
+        self._on_message = on_message
+        self._start = start
+        self._changed = threading.Condition()
+        # Guarded by _changed: what the capture thread hands over.
+        self._newest = Frame(first, 0, time.monotonic() - start, still=False)
+        self._messages: list[str] = []
+        self._closed = False
+        self._delivered = -1  # index of the last frame returned
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture_loop, args=(capture,),
+                                        name=f"capture {description}", daemon=True)
+        self._thread.start()
+
+    def __next__(self) -> Frame:
+        while True:
+            with self._changed:
+                # Waiting in slices lets Ctrl+C through on Windows too, where a
+                # lock wait without a timeout cannot be interrupted.
+                while not self._changed.wait_for(self._ready, timeout=0.5):
+                    pass
+                messages, self._messages = self._messages, []
+                frame = self._newest if self._newest.index > self._delivered else None
+                closed = self._closed
+            # Called outside the lock and in the caller's thread, so that a
+            # slow or non-thread-safe callback never holds up the capture.
+            for message in messages:
+                self._on_message(message)
+            if closed:
+                raise StopIteration
+            if frame is not None:
+                self._delivered = frame.index
+                return frame
+
+    def _ready(self) -> bool:
+        return self._closed or bool(self._messages) or self._newest.index > self._delivered
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(CLOSE_WAIT_S)
+
+    def _capture_loop(self, capture: cv2.VideoCapture | None) -> None:
+        """Read frames until close(); reopen the source with backoff while it delivers none.
+
+        The capture is used and released in this thread only: releasing it
+        from another thread in the middle of a read could crash.
+        """
+        count = 1  # frame 0 was read when the source was opened
+        delay = FIRST_RECONNECT_DELAY_S
+        in_outage = False
+        try:
+            while not self._stop.is_set():
+                if capture is not None:
+                    image = read_frame(capture)
+                    if image is not None:
+                        self._hand_over(Frame(image, count, time.monotonic() - self._start,
+                                              still=False),
+                                        f"{self.description} is back" if in_outage else None)
+                        count += 1
+                        in_outage = False
+                        delay = FIRST_RECONNECT_DELAY_S
+                        continue
+                    capture.release()
+                    capture = None
+                    if not in_outage:
+                        in_outage = True
+                        self._hand_over(None, f"{self.description} stopped delivering "
+                                              "frames; reconnecting...")
+                # An Event wait, not a sleep, so that close() ends it at once.
+                if self._stop.wait(delay):
+                    break
+                delay = min(delay * 2, MAX_RECONNECT_DELAY_S)
+                capture = self._reopen()
+        finally:
+            if capture is not None:
+                capture.release()
+
+    def _hand_over(self, frame: Frame | None, message: str | None) -> None:
+        with self._changed:
+            if frame is not None:
+                self._newest = frame  # an older one not yet taken is dropped
+            if message is not None:
+                self._messages.append(message)
+            self._changed.notify_all()
+
+
+def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapture | None],
+                      advice: str, on_message: Callable[[str], None]) -> _Live:
+    """A live source reading ``make_capture()``'s capture, which it makes again to
+    reconnect; SourceError with ``advice`` when the first one gives no frame."""
+    def reopen() -> cv2.VideoCapture | None:
+        capture, _ = first_frame_or_release(make_capture())
+        return capture
+
+    start = time.monotonic()
+    capture, first = first_frame_or_release(make_capture())
+    if capture is None:
+        raise SourceError(f"{description} cannot be opened: {advice}")
+    return _Live(description, reopen, capture, first, start, on_message)
+
+
+def open_camera(index: int, on_message: Callable[[str], None]) -> Source:
+    """Camera ``index`` as a live Source; SourceError saying what to try when it gives no frame."""
+    return _open_live_source(f"camera {index}", lambda: _camera_capture(index),
+                             "is it plugged in and not used by another program? "
+                             + _camera_hint(index), on_message)
+
+
+def _camera_capture(index: int) -> cv2.VideoCapture | None:
+    """A capture of camera ``index``, or None when there is no such camera for sure."""
+    if sys.platform.startswith("linux"):
+        # Without the device node V4L2 can only fail, and the default
+        # backend order would also try FFmpeg and Orbbec, each printing
+        # errors; with V4L2 named a missing camera fails in milliseconds.
+        if not os.path.exists(f"/dev/video{index}"):
+            return None
+        with opencv_quiet():
+            return cv2.VideoCapture(index, cv2.CAP_V4L2)
+    with opencv_quiet():
+        return cv2.VideoCapture(index)
+
+
+def _camera_hint(index: int) -> str:
+    if not sys.platform.startswith("linux"):
+        return "Try another index (--source 0, 1, ...), or a video file."
+    found = sorted(int(name[5:]) for name in os.listdir("/dev")
+                   if name.startswith("video") and name[5:].isdigit())
+    others = [str(number) for number in found if number != index]
+    if not others:
+        return "No camera is connected (no /dev/video*): connect one, or use a video file."
+    # A USB camera often has a second node for metadata only, so more than
+    # one index may be listed for a single camera.
+    return f"Camera devices found: {', '.join(others)}; try --source {others[0]}, or a video file."
+
+
+def open_stream(url: str, on_message: Callable[[str], None]) -> Source:
+    """The stream at ``url`` as a live Source; SourceError saying what to check when it gives no frame."""
+    return _open_live_source(f"stream {_without_password(url)}", lambda: _stream_capture(url),
+                             "check the address, that the camera is on and reachable from "
+                             "this computer, and its user name and password", on_message)
+
+
+def _stream_capture(url: str) -> cv2.VideoCapture:
+    timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+    with opencv_quiet():
+        return cv2.VideoCapture(url, file_backend(), timeouts)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of user:password@ replaced by ***, for messages."""
+    return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", url)
