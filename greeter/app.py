@@ -82,22 +82,24 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     stop = threading.Event()
     try:
         try:
-            source = open_source(args.source, loop=args.loop, on_message=warn)
+            source = open_source(args.source, loop=args.loop, on_message=warn,
+                                 realtime=args.realtime)
             log = GreetingLog(args.log) if args.log else None
             # TensorFlow is imported only now, so that a wrong --source or --log fails at once.
             from greeter.encode import FaceEncoder
-            encoder = FaceEncoder(args.model, args.weights)
+            encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
         except (SourceError, GreetingLogError, WeightsError, DetectorError) as error:
             warn(f"error: {error}")
             failed = True
             return EXIT_FAILURE
+        encoder.warm_up()
         threshold = args.threshold if args.threshold is not None else encoder.threshold
         library = open_library(args.images, encoder, progress_for(args))
         watch_library(library, stop)
         speaker = None if args.no_speech else Speaker(on_warning=warn)
         window = Window() if not args.headless and display_available() else None
         policy = GreetingPolicy(args.confirm, args.cooldown)
-        recogniser = FaceRecogniser(encoder, threshold)
+        recogniser = FaceRecogniser(encoder, threshold, first_looks=args.confirm)
         started = last = time.monotonic()
         for frame in source:
             faces = recogniser.recognise(frame.image, library.gallery, frame.still)
@@ -116,7 +118,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             last = now
             if window is not None:
                 wait_ms = int(STILL_SECONDS * 1000) if frame.still else 1
-                if not window.show(draw_faces(frame.image, [face.box for face in faces], matches, fps), wait_ms):
+                picture = draw_faces(frame.image, [face.box for face in faces], matches, fps)
+                if not window.show(picture, wait_ms):
                     break
     except KeyboardInterrupt:
         pass
@@ -132,6 +135,9 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             log.close()
         if not failed:
             elapsed = time.monotonic() - started
+            # A camera, a stream or --realtime drops what the program cannot keep up with.
+            live = source is not None and (source.live or args.realtime)
+            dropped = f", {source.dropped} dropped" if live else ""
             print(f"processed {frames} frames in {elapsed:.1f} s "
-                  f"({frames / max(elapsed, 1e-9):.1f} fps)", flush=True)
+                  f"({frames / max(elapsed, 1e-9):.1f} fps){dropped}", flush=True)
     return EXIT_OK

@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from greeter.file_sources import Stills, VideoFile
+from greeter.file_sources import RealtimeVideo, Stills, VideoFile
 from greeter.frames import Frame, Source, SourceError
 from greeter.live_sources import open_camera, open_stream
 from greeter.photos import PhotoError, is_photo_file, list_photos, read_photo
@@ -35,11 +35,13 @@ def _print_to_stderr(message: str) -> None:
 
 
 def open_source(spec: str, loop: bool = False,
-                on_message: Callable[[str], None] = _print_to_stderr) -> Source:
+                on_message: Callable[[str], None] = _print_to_stderr,
+                realtime: bool = False) -> Source:
     """The Source that ``spec`` (a --source value) names; see the module docstring.
 
     ``loop`` plays a video, a photo or a folder again and again; live sources
-    ignore it. ``on_message`` gets one line about each unreadable photo of a
+    ignore it. ``realtime`` plays a video at its own frame rate, dropping the
+    frames the caller is too slow for, as a camera does. ``on_message`` gets one line about each unreadable photo of a
     folder, and when a live source stops delivering frames and when it is
     back; it is called in the thread that iterates the Source.
     Raises SourceError when the source cannot be opened or read at all.
@@ -64,4 +66,5 @@ def open_source(spec: str, loop: bool = False,
         except PhotoError as error:
             raise SourceError(str(error)) from None
         return Stills(f"photo {spec}", [path], loop, on_message, first)
-    return VideoFile(spec, path, loop)
+    video = VideoFile(spec, path, loop)
+    return RealtimeVideo(video) if realtime else video

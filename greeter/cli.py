@@ -12,6 +12,7 @@ import os
 import sys
 
 from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder
+from greeter.detect import DEFAULT_DETECTOR, DETECTORS
 from greeter.paths import IMAGES_DIR, WEIGHTS_DIR
 
 
@@ -35,6 +36,10 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--weights", default=WEIGHTS_DIR, metavar="DIR",
                         help="folder of the OpenFace CSV weights for --model openface "
                              "(default: %(default)s)")
+    common.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help="face detector: faceboxes finds small and turned faces in real "
+                             "time; haar is the classic demo's cascade, for large frontal "
+                             "faces (default: %(default)s)")
     common.add_argument("--threshold", type=float, default=None, metavar="D",
                         help="largest L2 distance that counts as the same person "
                              "(default: the model's, 0.6 for dlib, 0.52 for openface)")
@@ -103,6 +108,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
     parser.add_argument("--log", metavar="FILE.csv",
                         help="append one row per greeting: time,frame,name,distance")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play a video file at its own frame rate, dropping the frames "
+                             "the program cannot keep up with, as a camera does")
     parser.add_argument("--loop", action="store_true",
                         help="play a file source again and again")
 

@@ -23,14 +23,14 @@ def warn(text: str) -> None:
 
 
 def load_encoder(args: argparse.Namespace) -> FaceEncoder | None:
-    """The FaceEncoder that ``--model``, ``--weights`` and ``--threshold`` ask for,
+    """The FaceEncoder that ``--model``, ``--weights``, ``--detector`` and ``--threshold`` ask for,
     or None after saying why it cannot load."""
     # TensorFlow is imported only now, so that --help and argument errors are instant.
     from greeter.detect import DetectorError
     from greeter.encode import FaceEncoder
     from greeter.weights import WeightsError
     try:
-        encoder = FaceEncoder(args.model, args.weights)
+        encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
     except (WeightsError, DetectorError) as error:
         warn(f"error: {error}")
         return None

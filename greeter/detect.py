@@ -44,7 +44,7 @@ class FaceDetector(ABC):
 
     name: str
     # How the landmark network's square is made from this detector's boxes:
-    # side SQUARE_SCALE * box size, centred SQUARE_SHIFT * size below the box's
+    # side square_scale * box size, centred square_shift * size below the box's
     # centre (detectors differ in how much forehead and chin a box holds).
     square_scale: float
     square_shift: float
@@ -52,6 +52,39 @@ class FaceDetector(ABC):
     @abstractmethod
     def face_locations(self, image: np.ndarray, min_face: int = MIN_FACE_PX) -> list[Box]:
         """Boxes of the faces at least ``min_face`` pixels wide in a BGR image, largest first."""
+
+    def frames_per_scan(self, image_shape: tuple[int, ...], min_face: int = MIN_FACE_PX) -> int:
+        """How often a video of frames of ``image_shape`` needs a whole-frame search
+        (every Nth frame); faces already found are followed with :meth:`faces_near`
+        in between. 1: search every frame."""
+        return 1
+
+    def faces_near(self, image: np.ndarray, boxes: list[Box]) -> list[Box | None]:
+        """For each of ``boxes`` (faces of an earlier frame), the face in a BGR image
+        that is nearest to it within twice its size around it, or None."""
+        found: list[Box | None] = []
+        height, width = image.shape[:2]
+        for x, y, w, h in boxes:
+            side = int(NEAR_SIDE * max(w, h))
+            left = min(max(int(x + w / 2 - side / 2), 0), max(width - side, 0))
+            top = min(max(int(y + h / 2 - side / 2), 0), max(height - side, 0))
+            region = image[top:top + side, left:left + side]
+            centre = (x + w / 2 - left, y + h / 2 - top)
+            near = sorted(self._faces_in_region(region, max(w, h)),
+                          key=lambda b: abs(b[0] + b[2] / 2 - centre[0])
+                          + abs(b[1] + b[3] / 2 - centre[1]))
+            found.append((near[0][0] + left, near[0][1] + top, near[0][2], near[0][3])
+                         if near else None)
+        return found
+
+    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
+        """The faces in ``region``, cut around a face about ``size`` pixels wide."""
+        return self.face_locations(region, max(MIN_FACE_PX, size // 2))
+
+
+# A followed face is looked for in a square this many times its size around it:
+# room for a person walking at a brisk pace between two frames.
+NEAR_SIDE = 2.0
 
 
 def load_face_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
@@ -77,13 +110,22 @@ def photo_min_face(image: np.ndarray) -> int:
 # ---------------------------------------------------------------------------
 # FaceBoxes
 
-# FaceBoxes finds faces from about this many pixels of its input up; the image
-# is scaled so that the smallest face wanted is that wide. It is never scaled
-# below DETECT_MIN_WIDTH, where the network costs little anyway (11 ms for
-# 640x360), nor above DETECT_MAX_WIDTH (a 12-megapixel photo).
-SMALLEST_FACE_SEEN_PX = 24
+# FaceBoxes finds faces from about this many pixels of its input up (faces
+# shrunk to 24 / 32 / 40 px, of 80 that HOG finds: 15 / 56 / 75 found); the
+# image is scaled so that the smallest face wanted is that wide. It is never
+# scaled below DETECT_MIN_WIDTH, where the network costs little anyway
+# (11 ms for 640x360), nor above DETECT_MAX_WIDTH (a 12-megapixel photo).
+SMALLEST_FACE_SEEN_PX = 40
 DETECT_MIN_WIDTH = 640
 DETECT_MAX_WIDTH = 1920
+# A face followed from frame to frame is looked for at this size: large
+# enough to be found for sure, small enough to cost little (4 ms).
+FOLLOWED_FACE_PX = 64
+# The pixels of its input FaceBoxes searches per frame on average: a whole
+# 640x360 frame (11 ms). A larger one is searched whole every few frames,
+# at most every MAX_FRAMES_PER_SCAN (a new face is found within that many).
+SCAN_PIXELS_PER_FRAME = 640 * 360 * 1.5
+MAX_FRAMES_PER_SCAN = 4
 # Scores of real faces are mostly above 0.9; below 0.5 the boxes are on
 # hands, patterns and the backs of heads.
 MIN_SCORE = 0.5
@@ -104,9 +146,27 @@ class FaceBoxesDetector(FaceDetector):
 
     def face_locations(self, image: np.ndarray, min_face: int = MIN_FACE_PX) -> list[Box]:
         """Boxes of the faces at least ``min_face`` pixels wide in a BGR image, largest first."""
-        height, width = image.shape[:2]
+        boxes = self._detect(image, self._scale(image.shape, min_face))
+        boxes = [box for box in boxes if box[2] >= min_face * 0.8]
+        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+
+    def frames_per_scan(self, image_shape: tuple[int, ...], min_face: int = MIN_FACE_PX) -> int:
+        scale = self._scale(image_shape, min_face)
+        pixels = image_shape[0] * image_shape[1] * scale * scale
+        return int(min(max(np.ceil(pixels / SCAN_PIXELS_PER_FRAME), 1), MAX_FRAMES_PER_SCAN))
+
+    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
+        return self._detect(region, FOLLOWED_FACE_PX / max(size, 1))
+
+    @staticmethod
+    def _scale(image_shape: tuple[int, ...], min_face: int) -> float:
+        """The scale of the copy searched for faces from ``min_face`` pixels up."""
+        width = image_shape[1]
         scale = SMALLEST_FACE_SEEN_PX / max(min_face, 1)
-        scale = min(max(scale, DETECT_MIN_WIDTH / width), DETECT_MAX_WIDTH / width)
+        return min(max(scale, DETECT_MIN_WIDTH / width), DETECT_MAX_WIDTH / width)
+
+    def _detect(self, image: np.ndarray, scale: float) -> list[Box]:
+        """The face boxes FaceBoxes finds in a copy of ``image`` scaled by ``scale``."""
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
         if small.ndim == 2:
@@ -119,8 +179,7 @@ class FaceBoxesDetector(FaceDetector):
         corners = corners[scores >= MIN_SCORE] / scale
         boxes = [(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
                  for x0, y0, x1, y1 in corners]
-        boxes = [box for box in boxes if box[2] >= min_face * 0.8 and box[3] > 0]
-        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+        return [box for box in boxes if box[2] > 0 and box[3] > 0]
 
 
 # ---------------------------------------------------------------------------

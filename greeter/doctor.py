@@ -245,7 +245,7 @@ def check_weights(report: Report, args: argparse.Namespace):
     from greeter.weights import WeightsError
     started = time.monotonic()
     try:
-        encoder = FaceEncoder(args.model, args.weights)
+        encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
     except (WeightsError, DetectorError) as error:
         lines = str(error).splitlines()
         report.add(FAIL, f"weights: the {args.model} network cannot load: {lines[0]}")
@@ -253,8 +253,8 @@ def check_weights(report: Report, args: argparse.Namespace):
             report.detail(line.strip())
         return None
     where = args.weights if args.model == "openface" else WEIGHTS_DIR
-    report.add(OK, f"weights: face detector, landmarks and the {args.model} network loaded "
-                   f"in {time.monotonic() - started:.1f} s (from {where}); threshold "
+    report.add(OK, f"weights: face detector ({args.detector}), landmarks and the {args.model} "
+                   f"network loaded in {time.monotonic() - started:.1f} s (from {where}); threshold "
                    f"{args.threshold if args.threshold is not None else encoder.threshold:g}")
     return encoder
 

@@ -93,6 +93,14 @@ class FaceEncoder:
         self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-{detector}-"
                           f"{self.chip_size}-{self.chip_padding}")
 
+    def warm_up(self) -> None:
+        """Run every network once, so that the first face seen is not kept waiting
+        while TensorFlow builds them (most of a second)."""
+        blank = np.full((360, 640, 3), 128, np.uint8)
+        self.detector.face_locations(blank)
+        self.checked_face_encodings(blank, [(270, 130, 100, 100)])
+        self.encodings_of_chips(np.zeros((1, self.chip_size, self.chip_size, 3), np.uint8))
+
     def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
         if not boxes:

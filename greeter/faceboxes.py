@@ -11,6 +11,7 @@ start at 32 pixels, and it finds faces from about 20 pixels of its input up.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from greeter.paths import WEIGHTS_DIR
 from greeter.weights import WeightsError, check_weight_file
 
 DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "faceboxes.pb")
+SHIPPED_SHA256 = "327c6c2706bf25516459b0949e27a33c0b062fc2a303a42e7e15c001956b7cfa"
 
 FaceBoxes = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -34,9 +36,15 @@ def load_faceboxes(path: str = DEFAULT_WEIGHTS) -> FaceBoxes:
     """
     # A serialised GraphDef starts with its first node: field 1, length-delimited.
     check_weight_file(path, b"\n", "a TensorFlow graph")
+    with open(path, "rb") as file:
+        data = file.read()
+    # Most of the file is weights, where damage would still parse: the file
+    # must be the very one shipped (weights/faceboxes.source.json).
+    if hashlib.sha256(data).hexdigest() != SHIPPED_SHA256:
+        raise WeightsError(f"weight file {path} is corrupt (it is not the file shipped); "
+                           "restore it from the repository (git checkout -- weights/)")
     try:
-        with open(path, "rb") as file:
-            graph = tf.compat.v1.GraphDef.FromString(file.read())
+        graph = tf.compat.v1.GraphDef.FromString(data)
         graph_function = tf.compat.v1.wrap_function(
             lambda: tf.compat.v1.import_graph_def(graph, name=""), [])
         element = graph_function.graph.as_graph_element

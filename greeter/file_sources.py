@@ -7,13 +7,14 @@ each, so that a benchmark or a test sees them all.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from greeter.frames import (Frame, Source, SourceError, file_backend, first_frame_or_release,
+from greeter.frames import (Frame, NewestFrame, Source, SourceError, file_backend, first_frame_or_release,
                             read_frame, reported_fps)
 from greeter.photos import PhotoError, opencv_quiet, read_photo
 
@@ -65,6 +66,55 @@ class VideoFile(Source):
             self._capture.release()
             self._capture = None
         self._pending = None
+
+
+class RealtimeVideo(Source):
+    """A video file played at its own frame rate, as the camera that recorded it
+    would deliver it: a reading thread hands over each frame at its time, and
+    frames the caller is too slow for are dropped (``--realtime``)."""
+
+    live = False
+
+    def __init__(self, video: VideoFile) -> None:
+        self.description = f"{video.description} in real time"
+        self.fps = video.fps
+        self._video = video
+        self._frames = NewestFrame()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name=f"play {video.description}",
+                                        daemon=True)
+
+    def _play(self) -> None:
+        """Read the video, handing each frame over at its time, until its end or close()."""
+        started = time.monotonic()
+        try:
+            for frame in self._video:
+                # An Event wait, not a sleep, so that close() ends it at once.
+                if self._stop.wait(max(0.0, started + frame.time - time.monotonic())):
+                    break
+                self._frames.put(frame)
+        finally:
+            self._video.close()  # in this thread, the one that reads it
+            self._frames.close()
+
+    def __next__(self) -> Frame:
+        # The video starts when the first frame is asked for, as a recording
+        # played once the program is ready, not while it starts up.
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
+        return self._frames.take(lambda message: None, stop_at_once=False)
+
+    @property
+    def dropped(self) -> int:
+        return self._frames.dropped
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
+        else:  # never played
+            self._video.close()
+            self._frames.close()
 
 
 def _open_video_capture(path: str) -> tuple[cv2.VideoCapture | None, np.ndarray | None]:

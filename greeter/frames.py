@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -55,6 +56,9 @@ class Source(ABC):
     description: str  # e.g. "camera 0", "video clip.mp4", "folder images/"
     live: bool  # a camera or a stream
     fps: float | None  # the file's or the camera's reported rate, if any
+    # Frames that came while the caller was busy and were replaced by newer
+    # ones: always 0 for a source that waits for its caller.
+    dropped: int = 0
 
     def __iter__(self) -> Iterator[Frame]:
         return self
@@ -72,6 +76,79 @@ class Source(ABC):
 
     def __exit__(self, *exception: object) -> None:
         self.close()
+
+
+class NewestFrame:
+    """Where a reading thread hands frames to the caller, keeping only the newest.
+
+    The reader calls put() for each frame (and for messages about the
+    source), then end() when it has no more; the caller's take() waits for a
+    frame newer than the last it took. A frame not taken before the next one
+    comes is dropped, as a camera drops what nobody reads.
+    """
+
+    def __init__(self, first: Frame | None = None) -> None:
+        self._changed = threading.Condition()
+        # All guarded by _changed.
+        self._newest = first
+        self._messages: list[str] = []
+        self._closed = False  # no frame will come any more
+        self._taken = -1  # index of the last frame taken
+        self._put = 0 if first is None else 1
+        self._taken_count = 0
+
+    def put(self, frame: Frame | None, message: str | None = None) -> None:
+        """Hand over ``frame`` (replacing one not yet taken) and/or a message."""
+        with self._changed:
+            if frame is not None:
+                self._newest = frame
+                self._put += 1
+            if message is not None:
+                self._messages.append(message)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """No more frames: take() raises StopIteration once the newest one is taken."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def take(self, on_message: Callable[[str], None], stop_at_once: bool = True) -> Frame:
+        """The next newer frame, waiting for it; messages go to ``on_message`` first,
+        in the caller's thread. After close(), StopIteration: at once, or
+        (``stop_at_once=False``) once the last frame is taken."""
+        while True:
+            with self._changed:
+                # Waiting in slices lets Ctrl+C through on Windows too, where a
+                # lock wait without a timeout cannot be interrupted.
+                while not self._changed.wait_for(self._ready, timeout=0.5):
+                    pass
+                messages, self._messages = self._messages, []
+                frame = self._newest if self._is_new() else None
+                finished = self._closed and (stop_at_once or frame is None)
+                if frame is not None and not finished:
+                    self._taken = frame.index
+                    self._taken_count += 1
+            # Outside the lock, so that a slow or non-thread-safe callback
+            # never holds up the reader.
+            for message in messages:
+                on_message(message)
+            if finished:
+                raise StopIteration
+            if frame is not None:
+                return frame
+
+    @property
+    def dropped(self) -> int:
+        """How many frames were replaced before the caller took them."""
+        with self._changed:
+            return self._put - self._taken_count - (1 if self._is_new() else 0)
+
+    def _is_new(self) -> bool:
+        return self._newest is not None and self._newest.index > self._taken
+
+    def _ready(self) -> bool:
+        return self._closed or bool(self._messages) or self._is_new()
 
 
 # -- OpenCV helpers ---------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from greeter.frames import (Frame, Source, SourceError, file_backend, first_frame_or_release,
+from greeter.frames import (Frame, NewestFrame, Source, SourceError, file_backend, first_frame_or_release,
                             read_frame, reported_fps)
 from greeter.photos import opencv_quiet
 
@@ -46,45 +46,22 @@ class _Live(Source):
         self._reopen = reopen
         self._on_message = on_message
         self._start = start
-        self._changed = threading.Condition()
-        # Guarded by _changed: what the capture thread hands over.
-        self._newest = Frame(first, 0, time.monotonic() - start, still=False)
-        self._messages: list[str] = []
-        self._closed = False
-        self._delivered = -1  # index of the last frame returned
+        self._frames = NewestFrame(Frame(first, 0, time.monotonic() - start, still=False))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, args=(capture,),
                                         name=f"capture {description}", daemon=True)
         self._thread.start()
 
     def __next__(self) -> Frame:
-        while True:
-            with self._changed:
-                # Waiting in slices lets Ctrl+C through on Windows too, where a
-                # lock wait without a timeout cannot be interrupted.
-                while not self._changed.wait_for(self._ready, timeout=0.5):
-                    pass
-                messages, self._messages = self._messages, []
-                frame = self._newest if self._newest.index > self._delivered else None
-                closed = self._closed
-            # Called outside the lock and in the caller's thread, so that a
-            # slow or non-thread-safe callback never holds up the capture.
-            for message in messages:
-                self._on_message(message)
-            if closed:
-                raise StopIteration
-            if frame is not None:
-                self._delivered = frame.index
-                return frame
+        return self._frames.take(self._on_message)
 
-    def _ready(self) -> bool:
-        return self._closed or bool(self._messages) or self._newest.index > self._delivered
+    @property
+    def dropped(self) -> int:
+        return self._frames.dropped
 
     def close(self) -> None:
         self._stop.set()
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
+        self._frames.close()
         if self._thread is not threading.current_thread():
             self._thread.join(CLOSE_WAIT_S)
 
@@ -102,9 +79,9 @@ class _Live(Source):
                 if capture is not None:
                     image = read_frame(capture)
                     if image is not None:
-                        self._hand_over(Frame(image, count, time.monotonic() - self._start,
-                                              still=False),
-                                        f"{self.description} is back" if in_outage else None)
+                        self._frames.put(Frame(image, count, time.monotonic() - self._start,
+                                               still=False),
+                                         f"{self.description} is back" if in_outage else None)
                         count += 1
                         in_outage = False
                         delay = FIRST_RECONNECT_DELAY_S
@@ -113,8 +90,8 @@ class _Live(Source):
                     capture = None
                     if not in_outage:
                         in_outage = True
-                        self._hand_over(None, f"{self.description} stopped delivering "
-                                              "frames; reconnecting...")
+                        self._frames.put(None, f"{self.description} stopped delivering "
+                                               "frames; reconnecting...")
                 # An Event wait, not a sleep, so that close() ends it at once.
                 if self._stop.wait(delay):
                     break
@@ -123,14 +100,6 @@ class _Live(Source):
         finally:
             if capture is not None:
                 capture.release()
-
-    def _hand_over(self, frame: Frame | None, message: str | None) -> None:
-        with self._changed:
-            if frame is not None:
-                self._newest = frame  # an older one not yet taken is dropped
-            if message is not None:
-                self._messages.append(message)
-            self._changed.notify_all()
 
 
 def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapture | None],

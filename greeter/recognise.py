@@ -1,6 +1,9 @@
-"""Who is in a frame: detect every face, follow each from frame to frame, name each.
+"""Who is in a frame: find every face, follow each from frame to frame, name each.
 
-A face is followed as a track while its box overlaps the one it had in the
+The whole frame is searched for faces every few frames (as often as the
+detector's cost for the frame's size allows, see
+FaceDetector.frames_per_scan); in between, the faces already found are
+looked for around where they were. A face is followed as a track while its box overlaps the one it had in the
 last frames. Encoding is the costly stage, so a track is encoded only:
 
 - on each of its first ``first_looks`` frames (the frames --confirm counts),
@@ -100,6 +103,7 @@ class FaceRecogniser:
         self._tracks: list[_Track] = []
         self._gallery: Gallery | None = None
         self._numbers = itertools.count()
+        self._frames_to_scan = 0  # until the next whole-frame search
 
     def recognise(self, image: np.ndarray, gallery: Gallery, still: bool = False) -> list[Face]:
         """The faces in a BGR frame, largest first, each with who it is.
@@ -108,9 +112,9 @@ class FaceRecogniser:
         moment of the same scene: no face is followed from the last frame.
         """
         if still:
-            self._tracks = []
+            self._tracks, self._frames_to_scan = [], 0
         started = time.perf_counter()
-        boxes = self.encoder.detector.face_locations(image, self.min_face)
+        boxes = self._find_faces(image)
         detected = time.perf_counter()
         seen = self._follow(boxes)
         due = [track for track in seen if track.needs_encoding(self.first_looks)]
@@ -137,6 +141,26 @@ class FaceRecogniser:
         self.times.frames += 1
         return [Face(track.box, track.match, np.mean(track.looks, axis=0), track.number)
                 for track in seen if track.match is not None]
+
+    def _find_faces(self, image: np.ndarray) -> list[Box]:
+        """This frame's face boxes: from a whole-frame search when one is due,
+        else from around the faces being followed."""
+        detector = self.encoder.detector
+        scan = self._frames_to_scan <= 0
+        if scan:
+            # On a schedule of its own, not whenever nobody is followed: an
+            # empty doorway then costs no more than a busy one.
+            self._frames_to_scan = detector.frames_per_scan(image.shape, self.min_face)
+        self._frames_to_scan -= 1
+        if scan:
+            return detector.face_locations(image, self.min_face)
+        boxes: list[Box] = []
+        for box in detector.faces_near(image, [track.box for track in self._tracks]):
+            # Two followed faces may lead to the same face: it counts once.
+            if box is not None and all(box_overlap(box, other) < SAME_FACE_IOU
+                                       for other in boxes):
+                boxes.append(box)
+        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
 
     def _follow(self, boxes: list[Box]) -> list[_Track]:
         """The tracks of this frame's boxes, in the boxes' order: each box joins the

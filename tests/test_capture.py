@@ -13,6 +13,7 @@ import pytest
 
 from greeter.capture import SourceError, open_source
 from streams import MjpegServer, free_port, grey, wait_until
+from videos import write_video
 
 VIDEO_FPS = 10.0
 VIDEO_FRAMES = 20
@@ -204,3 +205,26 @@ def test_live_source_hands_over_the_newest_frame():
     finally:
         server.stop()
     assert newest.index > first.index + 3  # the ones in between were dropped
+
+
+def test_realtime_video_drops_frames_only_when_the_caller_is_slower(tmp_path):
+    """--realtime: a 10 fps video read at its own rate. A caller taking 0.25 s a frame
+    gets about a quarter of the frames, the rest counted as dropped; a quick caller
+    gets every frame and none is dropped."""
+    path = tmp_path / "clip.avi"
+    frames = write_video(path, [(None, 3)], fps=10)  # 30 frames, 3 s
+    started = time.monotonic()
+    with open_source(str(path), realtime=True) as source:
+        quick = [frame.index for frame in source]
+        assert source.dropped == 0
+    assert quick == list(range(frames))
+    assert time.monotonic() - started >= 2.7  # played at its own rate, not as fast as read
+    with open_source(str(path), realtime=True) as source:
+        slow = []
+        for frame in source:
+            slow.append(frame.index)
+            time.sleep(0.25)
+        dropped = source.dropped
+    assert 8 <= len(slow) <= 16, slow
+    assert slow == sorted(slow) and slow[-1] >= frames - 3  # the newest frame, to the end
+    assert dropped == frames - len(slow)

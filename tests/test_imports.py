@@ -24,7 +24,7 @@ LAYERS = [
     "common",
     # the stages, each building only on those below it
     "progress", "draw", "speak", "speech_worker", "greet", "database", "recognise", "match",
-    "encode", "openface", "resnet", "align", "landmarks", "detect",
+    "encode", "openface", "resnet", "align", "landmarks", "detect", "faceboxes",
     "capture", "live_sources", "file_sources", "frames",
     "weights", "photos", "files", "paths",
 ]

@@ -177,30 +177,55 @@ def test_damaged_weights_fail_the_networks_with_the_file_named(tmp_path):
 
 
 def test_missing_face_detector_is_named(tmp_path):
-    from greeter.detect import DetectorError, load_face_detector
+    from greeter.detect import DetectorError, HaarDetector
     with pytest.raises(DetectorError) as raised:
-        load_face_detector(str(tmp_path / "haarcascade_frontalface_default.xml"))
+        HaarDetector(str(tmp_path / "haarcascade_frontalface_default.xml"))
     assert "missing" in str(raised.value) and "git checkout" in str(raised.value)
 
 
 def test_damaged_face_detector_is_named(tmp_path):
-    from greeter.detect import DetectorError, load_face_detector
+    from greeter.detect import DetectorError, HaarDetector
     for kind, path in damaged_copies(CASCADE, tmp_path).items():
         if kind == "missing":
             continue
         with pytest.raises(DetectorError) as raised:
-            load_face_detector(str(path))
+            HaarDetector(str(path))
         assert str(path) in str(raised.value) and "corrupt" in str(raised.value), kind
     # A well-formed XML file that holds no cascade.
     other = tmp_path / "other.xml"
     other.write_text('<?xml version="1.0"?>\n<opencv_storage><x>1</x></opencv_storage>\n')
     with pytest.raises(DetectorError):
-        load_face_detector(str(other))
+        HaarDetector(str(other))
+
+
+def test_damaged_faceboxes_graph_is_named(tmp_path):
+    """Missing, empty, an LFS pointer, cut short, or one byte changed anywhere
+    (inside the weights, where the graph would still parse): WeightsError
+    naming the file and how to get it back."""
+    from greeter.faceboxes import load_faceboxes
+    source = WEIGHTS / "faceboxes.pb"
+    copies = damaged_copies(source, tmp_path)
+    original = source.read_bytes()
+    for place in (100, len(original) // 2, len(original) - 10):
+        flipped = bytearray(original)
+        flipped[place] ^= 0x01
+        path = tmp_path / f"flipped_{place}" / "faceboxes.pb"
+        path.parent.mkdir()
+        path.write_bytes(bytes(flipped))
+        copies[f"byte {place} flipped"] = path
+    for kind, path in copies.items():
+        with pytest.raises(WeightsError) as raised:
+            load_faceboxes(str(path))
+        message = str(raised.value)
+        assert str(path) in message, (kind, message)
+        assert "git" in message, (kind, message)
 
 
 def test_shipped_files_are_intact():
     """The files the damage above starts from load (so the tests damage good files)."""
-    from greeter.detect import load_face_detector
+    from greeter.detect import HaarDetector
+    from greeter.faceboxes import load_faceboxes
     assert load_tensors(str(WEIGHTS / "dlib_resnet.npz"))
     assert load_tensors(str(WEIGHTS / "face_landmark_68.npz"))
-    assert not load_face_detector(str(CASCADE)).empty()
+    assert not HaarDetector(str(CASCADE))._load().empty()
+    assert load_faceboxes(str(WEIGHTS / "faceboxes.pb"))

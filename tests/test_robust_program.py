@@ -36,7 +36,8 @@ needs_espeak = pytest.mark.skipif(
     not ON_LINUX or ctypes.util.find_library("espeak-ng") is None,
     reason="needs Linux with espeak-ng (sudo apt-get install espeak-ng)")
 GREETING = re.compile(r"Welcome (.+), have a nice day!")
-SUMMARY = re.compile(r"^processed \d+ frames in [\d.]+ s \([\d.]+ fps\)$", re.MULTILINE)
+SUMMARY = re.compile(r"^processed \d+ frames in [\d.]+ s \([\d.]+ fps\)(, \d+ dropped)?$",
+                     re.MULTILINE)
 STOP_LIMIT_S = 2.0  # Ctrl+C / SIGTERM to a clean exit
 
 
@@ -308,20 +309,23 @@ def damage(path: Path, how: str) -> None:
         path.write_bytes(data[:middle] + bytes(4096) + data[middle + 4096:])
 
 
-@pytest.mark.parametrize("relative, how", [
-    ("weights/dlib_resnet.npz", "truncated"),
-    ("weights/face_landmark_68.npz", "corrupt"),
-    ("haarcascade_frontalface_default.xml", "missing"),
-    ("haarcascade_frontalface_default.xml", "truncated"),
+@pytest.mark.parametrize("relative, how, detector", [
+    ("weights/dlib_resnet.npz", "truncated", "faceboxes"),
+    ("weights/face_landmark_68.npz", "corrupt", "faceboxes"),
+    ("weights/faceboxes.pb", "missing", "faceboxes"),
+    ("weights/faceboxes.pb", "corrupt", "faceboxes"),
+    ("haarcascade_frontalface_default.xml", "missing", "haar"),
+    ("haarcascade_frontalface_default.xml", "truncated", "haar"),
 ])
 def test_broken_weight_file_is_named_without_a_stack_trace(
-        pristine_copy, obama, tmp_path, relative, how):
+        pristine_copy, obama, tmp_path, relative, how, detector):
     copy = tmp_path / "repository"
     shutil.copytree(pristine_copy, copy)
     damage(copy / relative, how)
     result = subprocess.run(
         [sys.executable, str(copy / "facenet.py"), "--source", str(obama["photo"]),
-         "--images", str(obama["images"]), "--no-speech", "--headless"],
+         "--images", str(obama["images"]), "--no-speech", "--headless",
+         "--detector", detector],
         cwd=tmp_path, env=greeter_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
