@@ -40,6 +40,9 @@ FACE_SHAPED_ASPECT = (0.6, 1.6)
 # Landmarks that move more than this on a second look (landmarks.landmark_drift)
 # were drawn into a box that holds no whole face.
 MAX_LANDMARK_DRIFT = 0.2
+# A photo's largest faces that are checked for being one (a group photo's
+# smaller faces are not who the photo is of).
+PHOTO_BOXES_CHECKED = 5
 
 
 @dataclass(frozen=True)
@@ -160,28 +163,31 @@ class FaceEncoder:
         """The face box to encode in a photo, its landmarks (None without alignment),
         and a note for the user (or why there is no face).
 
-        Candidates: the largest face the cascade finds and, for a roughly
-        face-shaped image, the whole image. With alignment, the candidate
-        whose landmarks hold still on a second look wins, and none if all drift.
+        The largest face the detector finds whose landmarks hold still on a
+        second look (the detector also boxes things that are no face); for a
+        roughly face-shaped image in which none does, the whole image, if its
+        landmarks hold still: the photo may itself be a tight face crop.
         """
-        boxes = self.detector.face_locations(image, photo_min_face(image))
+        boxes = self.detector.face_locations(image, photo_min_face(image))[:PHOTO_BOXES_CHECKED]
         height, width = image.shape[:2]
         whole = (0, 0, width, height)
         face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]
-        candidates = boxes[:1] + ([whole] if face_shaped else [])
+        candidates = boxes + ([whole] if face_shaped else [])
         if not candidates:
             return None, None, "no face found"
-        box, points = candidates[0], None
-        if self.aligned:
-            all_points, drift = self._landmarks_and_drift(image, candidates)
-            if drift.min() > MAX_LANDMARK_DRIFT:
-                return None, None, "no clear face found"
-            best = int(np.argmin(drift))
-            box, points = candidates[best], all_points[best:best + 1]
-        if box == whole and box not in boxes:
+        if not self.aligned:
+            return candidates[0], None, ""
+        all_points, drift = self._landmarks_and_drift(image, candidates)
+        steady = [i for i, moved in enumerate(drift) if moved <= MAX_LANDMARK_DRIFT]
+        if not steady:
+            return None, None, "no clear face found"
+        best = steady[0]
+        box, points = candidates[best], all_points[best:best + 1]
+        faces = [i for i in steady if candidates[i] != whole]
+        if box == whole:
             return box, points, "no face detected; took the whole image as the face"
-        if len(boxes) > 1:
-            return box, points, f"{len(boxes)} faces found; used the largest"
+        if len(faces) > 1:
+            return box, points, f"{len(faces)} faces found; used the largest"
         return box, points, ""
 
     def encode_photo(self, path: str) -> EncodedPhoto:

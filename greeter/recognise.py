@@ -121,17 +121,15 @@ class FaceRecogniser:
         encodings, is_face = self.encoder.checked_face_encodings(
             image, [track.box for track in due])
         encoded = time.perf_counter()
-        if gallery is not self._gallery:  # new people: every track is named afresh
-            self._gallery = gallery
-            changed = [track for track in self._tracks if track.looks]
-        else:
-            changed = due
         for track, encoding, face in zip(due, encodings, is_face):
             track.frames_since_encoded, track.encoded_width = 0, track.box[2]
             track.encoded += 1
             if face:
                 track.looks = (track.looks + [encoding])[-LOOKS_KEPT:]
-        named = [track for track in changed if track.looks]
+        if gallery is not self._gallery:  # new people: every track is named afresh
+            self._gallery = gallery
+            due = self._tracks
+        named = [track for track in due if track.looks]
         means = np.array([np.mean(track.looks, axis=0) for track in named], np.float32)
         for track, match in zip(named, match_faces(gallery, means, self.threshold)):
             track.match = match

@@ -1,4 +1,5 @@
-"""Naming the faces of consecutive frames: false boxes left out, unmoved faces not re-encoded."""
+"""Naming the faces of consecutive frames: false boxes left out, faces followed as tracks
+and encoded only when it helps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from greeter.database import PhotoLibrary
 from greeter.photos import read_photo
-from greeter.recognise import REUSE_FRAMES, FaceRecogniser
+from greeter.recognise import REENCODE_FRAMES, FaceRecogniser
 
 
 def test_a_box_on_no_face_is_not_a_face(encoder, faces):
@@ -18,14 +19,15 @@ def test_a_box_on_no_face_is_not_a_face(encoder, faces):
     assert np.isfinite(encodings[0]).all() and np.isnan(encodings[1]).all()
 
 
-def test_unmoved_face_keeps_its_name_for_a_few_frames(encoder, faces, tmp_path):
+def test_a_followed_face_is_encoded_on_its_first_frames_then_now_and_then(
+        encoder, faces, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     (images / "kit.jpg").write_bytes((faces / "people/kit_harington/kit_harington_1.jpg").read_bytes())
     library = PhotoLibrary(str(images), encoder, str(tmp_path / "cache"), lambda text: None)
     library.refresh()
     frame = read_photo(str(faces / "people/kit_harington/kit_harington_3.jpg"))
-    recogniser = FaceRecogniser(encoder, encoder.threshold)
+    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
 
     encoded = []
     original = encoder.checked_face_encodings
@@ -36,16 +38,34 @@ def test_unmoved_face_keeps_its_name_for_a_few_frames(encoder, faces, tmp_path):
 
     encoder.checked_face_encodings = counting
     try:
-        names = [recogniser.recognise(frame, library.gallery)[0].match.name
-                 for _ in range(REUSE_FRAMES + 2)]
-        # Shifted well beyond the box's size: a new place, encoded again at once.
-        moved = np.roll(frame, frame.shape[1] // 3, axis=1)
-        moved_faces = recogniser.recognise(moved, library.gallery)
+        frames = [recogniser.recognise(frame, library.gallery) for _ in range(REENCODE_FRAMES + 4)]
+        # Shifted well beyond the face's size: another face, followed afresh.
+        moved = recogniser.recognise(np.roll(frame, frame.shape[1] // 3, axis=1), library.gallery)
     finally:
         del encoder.checked_face_encodings
-    assert names == ["Kit"] * (REUSE_FRAMES + 2)
-    # Encoded in the first frame, reused REUSE_FRAMES times, then encoded afresh.
-    faces_in_frame = encoded[0]
-    assert faces_in_frame >= 1
-    assert encoded[:REUSE_FRAMES + 2] == [faces_in_frame] + [0] * REUSE_FRAMES + [faces_in_frame]
-    assert encoded[-1] >= 1 and "Kit" in [face.match.name for face in moved_faces]
+    assert [[face.match.name for face in faces] for faces in frames] == [["Kit"]] * len(frames)
+    assert len({face.track for faces in frames for face in faces}) == 1
+    # Encoded on each of the first three frames, then once REENCODE_FRAMES later.
+    assert encoded[:REENCODE_FRAMES + 4] == [1, 1, 1] + [0] * (REENCODE_FRAMES - 1) + [1, 0]
+    assert encoded[-1] == 1 and [face.match.name for face in moved] == ["Kit"]
+    assert moved[0].track != frames[0][0].track
+
+
+def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
+        encoder, faces, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    library = PhotoLibrary(str(images), encoder, str(tmp_path / "cache"), lambda text: None)
+    library.refresh()
+    frame = read_photo(str(faces / "people/obama/obama_4.jpg"))
+    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+    looks = [recogniser.recognise(frame, library.gallery)[0] for _ in range(3)]
+    assert [face.match.name for face in looks] == ["unknown"] * 3
+    # The encoding is the mean of the track's looks.
+    single = encoder.checked_face_encodings(frame, [looks[0].box])[0][0]
+    assert np.linalg.norm(looks[-1].encoding - single) < 0.05
+    # A photo of him added: the same track is named at once, without being encoded again.
+    (images / "barack.jpg").write_bytes((faces / "people/obama/obama_1.jpg").read_bytes())
+    library.refresh()
+    again = recogniser.recognise(frame, library.gallery)
+    assert again[0].track == looks[0].track and again[0].match.name == "Barack"
