@@ -118,9 +118,12 @@ def photo_min_face(image: np.ndarray) -> int:
 SMALLEST_FACE_SEEN_PX = 40
 DETECT_MIN_WIDTH = 640
 DETECT_MAX_WIDTH = 1920
-# A face followed from frame to frame is looked for at this size: large
-# enough to be found for sure, small enough to cost little (4 ms).
-FOLLOWED_FACE_PX = 64
+# A face followed from frame to frame is looked for in a square of
+# NEAR_SIDE times its size scaled to this many pixels, where it is 64 pixels
+# wide: large enough to be found for sure, small enough to cost little
+# (4 ms). One size for every face also keeps TensorFlow from setting up
+# (and keeping memory for) the network for each new size.
+FOLLOWED_SQUARE_PX = 128
 # The pixels of its input FaceBoxes searches per frame on average: a whole
 # 640x360 frame (11 ms). A larger one is searched whole every few frames,
 # at most every MAX_FRAMES_PER_SCAN (a new face is found within that many).
@@ -146,7 +149,8 @@ class FaceBoxesDetector(FaceDetector):
 
     def face_locations(self, image: np.ndarray, min_face: int = MIN_FACE_PX) -> list[Box]:
         """Boxes of the faces at least ``min_face`` pixels wide in a BGR image, largest first."""
-        boxes = self._detect(image, self._scale(image.shape, min_face))
+        scale = self._scale(image.shape, min_face)
+        boxes = self._detect(image, scale, scale)
         boxes = [box for box in boxes if box[2] >= min_face * 0.8]
         return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
 
@@ -156,7 +160,8 @@ class FaceBoxesDetector(FaceDetector):
         return int(min(max(np.ceil(pixels / SCAN_PIXELS_PER_FRAME), 1), MAX_FRAMES_PER_SCAN))
 
     def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
-        return self._detect(region, FOLLOWED_FACE_PX / max(size, 1))
+        height, width = region.shape[:2]
+        return self._detect(region, FOLLOWED_SQUARE_PX / width, FOLLOWED_SQUARE_PX / height)
 
     @staticmethod
     def _scale(image_shape: tuple[int, ...], min_face: int) -> float:
@@ -165,10 +170,12 @@ class FaceBoxesDetector(FaceDetector):
         scale = SMALLEST_FACE_SEEN_PX / max(min_face, 1)
         return min(max(scale, DETECT_MIN_WIDTH / width), DETECT_MAX_WIDTH / width)
 
-    def _detect(self, image: np.ndarray, scale: float) -> list[Box]:
-        """The face boxes FaceBoxes finds in a copy of ``image`` scaled by ``scale``."""
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+    def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
+        """The face boxes FaceBoxes finds in a copy of ``image`` scaled by these factors."""
+        height, width = image.shape[:2]
+        size = (max(int(round(width * x_scale)), 1), max(int(round(height * y_scale)), 1))
+        interpolation = cv2.INTER_AREA if x_scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(image, size, interpolation=interpolation)
         if small.ndim == 2:
             rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
         elif small.shape[2] == 4:
@@ -176,7 +183,8 @@ class FaceBoxesDetector(FaceDetector):
         else:
             rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         corners, scores = self._network(rgb)
-        corners = corners[scores >= MIN_SCORE] / scale
+        corners = corners[scores >= MIN_SCORE] / np.array(
+            [size[0] / width, size[1] / height] * 2, np.float32)
         boxes = [(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
                  for x0, y0, x1, y1 in corners]
         return [box for box in boxes if box[2] > 0 and box[3] > 0]

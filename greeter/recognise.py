@@ -8,13 +8,16 @@ last frames. Encoding is the costly stage, so a track is encoded only:
 
 - on each of its first ``first_looks`` frames (the frames --confirm counts),
   so that the greeting is decided from several looks, not one;
-- when its face has grown notably since its last encoding (a person walking
-  up to the camera shows more detail);
+- when its face has grown or shrunk notably since its last encoding (a
+  person walking up to the camera shows more detail; a face of another
+  size may be another face);
 - and otherwise once every REENCODE_FRAMES frames.
 
 A track is named from the mean of its last encodings, not from one frame: a
-blurred or turned frame cannot alone give a wrong name. A box whose
-landmarks show it holds no face is left out, and looked at again later.
+blurred or turned frame cannot alone give a wrong name; a look far from the
+track's others starts a new track (another person where the face was). A
+box whose landmarks show it holds no face is left out, and looked at again
+later.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from greeter.match import Gallery, Match, match_faces
 
 # Encoded again after this many frames at the latest (a third of a second at 30 fps).
 REENCODE_FRAMES = 10
-# A face this much wider than at its last encoding is encoded again at once.
-GROWTH_TO_REENCODE = 1.25
+# A face this much wider or narrower than at its last encoding is encoded again at once.
+SIZE_CHANGE_TO_REENCODE = 1.25
 # The encodings a track is named from: the last second or so of its looks.
 LOOKS_KEPT = 10
 # A box overlapping a track's last box this much (intersection over union)
@@ -74,7 +77,8 @@ class _Track:
     def needs_encoding(self, first_looks: int) -> bool:
         return (self.encoded < first_looks
                 or self.frames_since_encoded >= REENCODE_FRAMES
-                or self.box[2] >= GROWTH_TO_REENCODE * self.encoded_width)
+                or not 1 / SIZE_CHANGE_TO_REENCODE < self.box[2] / max(self.encoded_width, 1)
+                < SIZE_CHANGE_TO_REENCODE)
 
 
 @dataclass
@@ -122,6 +126,12 @@ class FaceRecogniser:
             image, [track.box for track in due])
         encoded = time.perf_counter()
         for track, encoding, face in zip(due, encodings, is_face):
+            if face and track.looks and np.linalg.norm(
+                    encoding - np.mean(track.looks, axis=0)) > self.threshold:
+                # Someone else where the face was (people crossing, a cut in
+                # a video): a new face, not a new look of the old one.
+                track.number, track.looks, track.match, track.encoded = (
+                    next(self._numbers), [], None, 0)
             track.frames_since_encoded, track.encoded_width = 0, track.box[2]
             track.encoded += 1
             if face:

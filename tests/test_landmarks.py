@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # so plain `pytest` works without installing the project
 
 from greeter import align, landmarks  # noqa: E402
+from greeter.detect import HaarDetector  # noqa: E402
 from greeter.weights import WeightsError, load_tensors, save_tensors  # noqa: E402
 
 FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
@@ -100,7 +101,8 @@ def faces(model):
             name=name, bgr=bgr, box=(x, y, w, h), shape=shape,
             points=np.array([[p.x, p.y] for p in shape.parts()], np.float64),
             chip=dlib.get_face_chip(rgb, shape, 150, 0.25),
-            ours=landmarks.face_landmarks(model, bgr, [(x, y, w, h)])[0]))
+            ours=landmarks.face_landmarks(model, bgr, [(x, y, w, h)], HaarDetector.square_scale,
+                                          HaarDetector.square_shift)[0]))
     assert len(found) >= 25, f"only {len(found)} faces found by both detectors"
     return found
 

@@ -111,10 +111,10 @@ def build_zoo(faces: Path, root: Path, unreadable: bool = False) -> Zoo:
     good("李小龙.jpg", "李小龙", "lennon/lennon_1.jpg")
     shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "kit 🎉.jpg")
     good("kit 🎉.jpg", "Kit 🎉", "kit_harington/kit_harington_2.jpg")
-    # Two faces: the larger (Obama) is used, and the user is told.
+    # Two faces in front: the larger (Obama) is used, and the user is told.
     shutil.copy(faces / "scenes/obama_and_biden.jpg", images / "barack obama_2.jpg")
     good("barack obama_2.jpg", "Barack Obama", "obama/obama_4.jpg")
-    zoo.notes["barack obama_2.jpg"] = "2 faces found; used the largest"
+    zoo.notes["barack obama_2.jpg"] = "faces found; used the largest"  # and a third, small, behind
     # Phone photos held sideways, both ways.
     save_exif_rotated(phone_sized(cv2.imread(str(people / "rose_leslie/rose_leslie_1.jpg"))),
                       images / "rose.jpg", 6)
