@@ -1,0 +1,418 @@
+"""Who came by: the unknown faces, kept for a week, grouped by person.
+
+A face that stays unknown for ``--confirm`` frames is a visitor. The same
+unknown person seen again within ``--visit-gap`` seconds of the last sight
+is the same visit; across visits, a stranger whose encoding is within the
+threshold of an earlier visit's joins that visitor's group, so one person
+who came three times is one visitor with three visits.
+
+Of each visit one photo is kept: the square crop (as ``enroll`` saves) of
+the frame where the face scored best. The score is the product of three
+parts, each 0..1: size (face width over FULL_SIZE_PIXELS, at most 1),
+sharpness (the variance of the Laplacian, as ``enroll`` measures it, over
+FULL_SHARPNESS, at most 1) and frontality (how alike the face and its
+mirror image are: the correlation of the two, a turned head being less
+symmetric).
+
+Everything lives in one private folder (0700, files 0600): ``visitors.json``
+(the groups, their visits and encodings) and ``<id>/<time>.jpg`` crops. It is
+``$FACENET_VISITORS_DIR`` if set, else ``visitors`` in the user data folder.
+Visits older than ``--keep-visitors`` days are deleted at start and once a day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import platformdirs
+
+from greeter.files import make_private_folders, write_atomically
+from greeter.match import face_distance
+
+FOLDER_VARIABLE = "FACENET_VISITORS_DIR"
+INDEX = "visitors.json"
+FULL_SIZE_PIXELS = 200
+FULL_SHARPNESS = 200.0
+FRONTAL_SIZE = 64
+JPEG_QUALITY = 95
+PURGE_EVERY = 24 * 3600.0
+# Photos copied into images/NAME by ``enroll --from-visitor``: the best visits'.
+ENROLL_PHOTOS = 3
+
+
+def default_visitors_dir() -> str:
+    """$FACENET_VISITORS_DIR, else the ``visitors`` folder in the user's data folder."""
+    return (os.environ.get(FOLDER_VARIABLE)
+            or os.path.join(platformdirs.user_data_dir("facenet", appauthor=False), "visitors"))
+
+
+def crop_quality(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How good a photo of the face at ``box`` in ``image`` is, 0..1: size x
+    sharpness x frontality (see the module docstring)."""
+    from greeter.enroll import sharpness
+    x, y, w, h = box
+    face = image[max(y, 0):y + h, max(x, 0):x + w]
+    if face.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY) if face.ndim == 3 else face
+    grey = cv2.resize(grey, (FRONTAL_SIZE, FRONTAL_SIZE), interpolation=cv2.INTER_AREA)
+    grey = grey.astype(np.float32).ravel()
+    mirrored = grey.reshape(FRONTAL_SIZE, FRONTAL_SIZE)[:, ::-1].ravel()
+    frontal = float(np.corrcoef(grey, mirrored)[0, 1]) if grey.std() > 0 else 0.0
+    size = min(w / FULL_SIZE_PIXELS, 1.0)
+    sharp = min(sharpness(image, box) / FULL_SHARPNESS, 1.0)
+    return size * sharp * max(frontal, 0.0)
+
+
+@dataclass
+class Visit:
+    """One visit: wall-clock ``start`` and ``end`` (Unix seconds), the crop file
+    (relative to the visitors folder), its quality and the face's encoding."""
+
+    start: float
+    end: float
+    crop: str
+    quality: float
+    encoding: np.ndarray
+
+
+@dataclass
+class Visitor:
+    """One unknown person: an id for ``enroll --from-visitor``, and their visits."""
+
+    id: int
+    visits: list[Visit] = field(default_factory=list)
+    enrolled_as: str | None = None
+
+    @property
+    def first_seen(self) -> float:
+        return min(visit.start for visit in self.visits)
+
+    @property
+    def last_seen(self) -> float:
+        return max(visit.end for visit in self.visits)
+
+    def best_visits(self, count: int) -> list[Visit]:
+        """The ``count`` visits with the best crops, best first."""
+        return sorted(self.visits, key=lambda visit: -visit.quality)[:count]
+
+
+class VisitorBook:
+    """The visitors folder: the groups in memory, saved to disk on save().
+
+    Reading a missing folder gives an empty book and creates nothing; a
+    visitors.json that cannot be read is set aside (renamed .bad) with a
+    message, and the book starts empty.
+    """
+
+    def __init__(self, folder: str, on_message=print) -> None:
+        self.folder = folder
+        self.on_message = on_message
+        self.visitors: list[Visitor] = []
+        self.next_id = 1
+        path = os.path.join(folder, INDEX)
+        try:
+            with open(path, encoding="utf-8") as file:
+                data = json.load(file)
+            self.next_id = int(data["next_id"])
+            self.visitors = [Visitor(int(entry["id"]),
+                                     [Visit(float(v["start"]), float(v["end"]), str(v["crop"]),
+                                            float(v["quality"]),
+                                            np.array(v["encoding"], np.float32))
+                                      for v in entry["visits"]],
+                                     entry.get("enrolled_as"))
+                             for entry in data["visitors"]]
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            os.replace(path, path + ".bad")
+            on_message(f"warning: the visitors list {path} cannot be read ({error}); it is "
+                       f"set aside as {path}.bad and a new one is started")
+
+    def path(self, visit: Visit) -> str:
+        """The crop file of ``visit``."""
+        return os.path.join(self.folder, visit.crop)
+
+    def find(self, visitor_id: int) -> Visitor | None:
+        return next((v for v in self.visitors if v.id == visitor_id), None)
+
+    def nearest(self, encoding: np.ndarray, threshold: float,
+                visits: list[tuple[Visitor, Visit]] | None = None
+                ) -> tuple[Visitor, Visit] | None:
+        """The (visitor, visit) among ``visits`` (default: all) whose encoding is nearest
+        to ``encoding``, if within ``threshold``."""
+        if visits is None:
+            visits = [(visitor, visit) for visitor in self.visitors for visit in visitor.visits]
+        if not visits:
+            return None
+        distances = face_distance(np.array([visit.encoding for _, visit in visits]), encoding)
+        best = int(np.argmin(distances))
+        return visits[best] if distances[best] <= threshold else None
+
+    def new_visit(self, encoding: np.ndarray, threshold: float, now: float,
+                  crop: np.ndarray, quality: float) -> tuple[Visitor, Visit]:
+        """Record a new visit (in the group of the nearest earlier visit, else a new
+        group), write its crop, and save the list."""
+        found = self.nearest(encoding, threshold)
+        if found is None:
+            visitor = Visitor(self.next_id)
+            self.next_id += 1
+            self.visitors.append(visitor)
+        else:
+            visitor = found[0]
+        stamp = datetime.fromtimestamp(now).strftime("%Y%m%d-%H%M%S")
+        names = {visit.crop for visit in visitor.visits}
+        crop_name = next(name for number in range(1, 10000)
+                         if (name := f"{visitor.id}/{stamp}{'' if number == 1 else f'-{number}'}.jpg")
+                         not in names)
+        visit = Visit(now, now, crop_name, quality, np.asarray(encoding, np.float32))
+        visitor.visits.append(visit)
+        self.write_crop(visit, crop)
+        self.save()
+        return visitor, visit
+
+    def write_crop(self, visit: Visit, crop: np.ndarray) -> None:
+        """Write (or replace) the crop file of ``visit``."""
+        path = self.path(visit)
+        make_private_folders(os.path.dirname(path))
+        ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if ok:
+            write_atomically(path, lambda file: file.write(data.tobytes()), suffix=".jpg")
+
+    def save(self) -> None:
+        """Write visitors.json (atomically, 0600)."""
+        make_private_folders(self.folder)
+        data = {"next_id": self.next_id, "visitors": [
+            {"id": visitor.id, "enrolled_as": visitor.enrolled_as, "visits": [
+                {"start": visit.start, "end": visit.end, "crop": visit.crop,
+                 "quality": round(visit.quality, 4),
+                 "encoding": [round(float(value), 6) for value in visit.encoding]}
+                for visit in visitor.visits]}
+            for visitor in self.visitors]}
+        text = json.dumps(data).encode()
+        write_atomically(os.path.join(self.folder, INDEX), lambda file: file.write(text))
+
+    def purge(self, keep_days: float, now: float) -> int:
+        """Delete the visits that ended more than ``keep_days`` days before ``now``, their
+        crops, and visitors left without visits; returns the number of visits deleted."""
+        oldest = now - keep_days * 86400
+        deleted = 0
+        for visitor in self.visitors:
+            for visit in [v for v in visitor.visits if v.end < oldest]:
+                try:
+                    os.remove(self.path(visit))
+                except FileNotFoundError:
+                    pass
+                visitor.visits.remove(visit)
+                deleted += 1
+            if not visitor.visits:
+                try:
+                    os.rmdir(os.path.join(self.folder, str(visitor.id)))
+                except OSError:
+                    pass  # already gone, or holds a file of the user's
+        self.visitors = [visitor for visitor in self.visitors if visitor.visits]
+        if deleted:
+            self.save()
+        return deleted
+
+
+@dataclass
+class _Track:
+    """An unknown face followed from frame to frame."""
+
+    frames: int = 0
+    best: tuple[float, np.ndarray, np.ndarray] | None = None  # quality, crop, encoding
+    visit: Visit | None = None
+
+
+@dataclass(frozen=True)
+class NewVisit:
+    """A visit that began in this frame: the visitor's id, the crop file and the
+    distance to the nearest known person."""
+
+    visitor: int
+    crop: str
+    distance: float
+
+
+class VisitWatcher:
+    """Turns the unknown faces of each frame into visits in a VisitorBook.
+
+    A face is followed by its track number; once unknown in ``confirm``
+    consecutive frames (a still photo confirms on its own) it belongs to an
+    open visit of the same person (one that ended less than ``visit_gap``
+    seconds ago), else a new visit begins. While the face stays, the visit
+    goes on and its crop is replaced by a better one when the face leaves.
+    """
+
+    def __init__(self, book: VisitorBook, threshold: float, confirm: int = 3,
+                 visit_gap: float = 600.0, keep_days: float = 7.0, clock=time.time) -> None:
+        self.book = book
+        self.threshold = threshold
+        self.confirm = max(1, confirm)
+        self.visit_gap = visit_gap
+        self.keep_days = keep_days
+        self.clock = clock
+        self._tracks: dict[int, _Track] = {}
+        self._purged_at = clock()
+        book.purge(keep_days, self._purged_at)
+
+    def update(self, faces, image: np.ndarray, still: bool = False) -> list[NewVisit]:
+        """Follow this frame's faces (recognise.Face values); the visits that begin now."""
+        from greeter.enroll import crop_around
+        now = self.clock()
+        if now - self._purged_at >= PURGE_EVERY:
+            self._purged_at = now
+            self.book.purge(self.keep_days, now)
+        started = []
+        seen = set()
+        for face in faces:
+            if face.match.known:
+                continue
+            seen.add(face.track)
+            track = self._tracks.setdefault(face.track, _Track())
+            track.frames += 1
+            quality = crop_quality(image, face.box)
+            if track.best is None or quality > track.best[0]:
+                track.best = (quality, crop_around(image, face.box), face.encoding)
+            if track.visit is None and (still or track.frames >= self.confirm):
+                track.visit, new = self._visit_for(track, now)
+                if new is not None:
+                    started.append(NewVisit(new, self.book.path(track.visit),
+                                            face.match.distance))
+            if track.visit is not None:
+                track.visit.end = now
+        for number in [number for number in self._tracks if number not in seen]:
+            self._finish(self._tracks.pop(number))
+        return started
+
+    def _visit_for(self, track: _Track, now: float) -> tuple[Visit, int | None]:
+        """The open visit of the track's person, or a new one; and the visitor id if new."""
+        quality, crop, encoding = track.best
+        open_visits = [(visitor, visit) for visitor in self.book.visitors
+                       for visit in visitor.visits if now - visit.end <= self.visit_gap]
+        found = self.book.nearest(encoding, self.threshold, open_visits)
+        if found is not None:
+            return found[1], None
+        visitor, visit = self.book.new_visit(encoding, self.threshold, now, crop, quality)
+        return visit, visitor.id
+
+    def _finish(self, track: _Track) -> None:
+        """A face has left: keep its best crop if it beats the visit's, and save the times."""
+        if track.visit is None:
+            return
+        quality, crop, encoding = track.best
+        if quality > track.visit.quality:
+            track.visit.quality, track.visit.encoding = quality, np.asarray(encoding, np.float32)
+            self.book.write_crop(track.visit, crop)
+        self.book.save()
+
+    def close(self) -> None:
+        """Finish the visits of the faces still in view."""
+        for track in self._tracks.values():
+            self._finish(track)
+        self._tracks.clear()
+
+
+# -- the commands --------------------------------------------------------------
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+
+
+def visitors_command(args: argparse.Namespace) -> int:
+    """``visitors``: list the visitor groups, and with --html write a page of their crops."""
+    from greeter.common import EXIT_FAILURE, EXIT_OK
+    folder = default_visitors_dir()
+    book = VisitorBook(folder, on_message=lambda text: print(text, file=sys.stderr))
+    if not book.visitors:
+        print(f"no visitors kept in {folder}")
+    else:
+        print(f"{'id':>4}  {'visits':>6}  {'first seen':16}  {'last seen':16}  best photo")
+        for visitor in book.visitors:
+            best = book.path(visitor.best_visits(1)[0])
+            note = f"  (enrolled as {visitor.enrolled_as})" if visitor.enrolled_as else ""
+            print(f"{visitor.id:>4}  {len(visitor.visits):>6}  {_when(visitor.first_seen):16}  "
+                  f"{_when(visitor.last_seen):16}  {best}{note}")
+    if args.html:
+        try:
+            page = visitors_page(book).encode()
+            write_atomically(args.html, lambda file: file.write(page), suffix=".html")
+        except OSError as error:
+            print(f"error: cannot write {args.html} ({error.strerror or error}); choose "
+                  "another file", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"wrote {args.html}: open it in a browser (it shows the photos in {folder})")
+    return EXIT_OK
+
+
+def visitors_page(book: VisitorBook) -> str:
+    """A static HTML page: one row per visitor, the photo of each visit in a grid."""
+    rows = []
+    for visitor in book.visitors:
+        cells = "".join(
+            f'<figure><img src="{html.escape(Path(book.path(visit)).resolve().as_uri())}" '
+            f'alt="visit of visitor {visitor.id}"><figcaption>{_when(visit.start)}'
+            f"</figcaption></figure>"
+            for visit in sorted(visitor.visits, key=lambda visit: visit.start))
+        title = (f"Visitor {visitor.id}: {len(visitor.visits)} "
+                 f"visit{'s' if len(visitor.visits) != 1 else ''}"
+                 + (f", enrolled as {html.escape(visitor.enrolled_as)}"
+                    if visitor.enrolled_as else "")
+                 + f" &mdash; enroll with <code>python facenet.py enroll NAME "
+                   f"--from-visitor {visitor.id}</code>")
+        rows.append(f"<section><h2>{title}</h2><div class=grid>{cells}</div></section>")
+    body = "".join(rows) or "<p>No visitors kept.</p>"
+    return ("<!doctype html><html><head><meta charset=utf-8><title>facenet visitors</title>"
+            "<style>body{font-family:sans-serif}.grid{display:flex;flex-wrap:wrap;gap:8px}"
+            "img{width:160px;height:160px;object-fit:cover}figure{margin:0}</style>"
+            f"</head><body><h1>Who came by</h1>{body}</body></html>\n")
+
+
+def enroll_from_visitor(args: argparse.Namespace) -> int:
+    """``enroll NAME --from-visitor ID``: copy the visitor's best crops into --images
+    for NAME, never overwriting a file; 0 when copied, 2 for an unknown id."""
+    from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+    from greeter.enroll import BadNameError, find_target, save_new_photo
+    try:
+        target = find_target(args.images, args.name)
+    except BadNameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    book = VisitorBook(default_visitors_dir(),
+                       on_message=lambda text: print(text, file=sys.stderr))
+    visitor = book.find(args.from_visitor)
+    if visitor is None:
+        print(f"error: no visitor {args.from_visitor} in {book.folder}; "
+              "`python facenet.py visitors` lists them", file=sys.stderr)
+        return EXIT_USAGE
+    saved = []
+    for visit in visitor.best_visits(ENROLL_PHOTOS):
+        image = cv2.imread(book.path(visit), cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"skipped {book.path(visit)}: cannot be read", file=sys.stderr)
+            continue
+        try:
+            saved.append(save_new_photo(target, image))
+        except OSError as error:
+            print(f"error: cannot save the photo in {target.folder} "
+                  f"({getattr(error, 'strerror', None) or error}); make the folder writable",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+    if not saved:
+        print(f"error: no photo of visitor {visitor.id} could be read", file=sys.stderr)
+        return EXIT_FAILURE
+    visitor.enrolled_as = target.person
+    book.save()
+    print(f"saved {', '.join(saved)}: {target.person} will be welcomed from now on")
+    return EXIT_OK
