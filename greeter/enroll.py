@@ -221,12 +221,16 @@ class SteadyFace:
 
 
 def enroll_command(args: argparse.Namespace, encoder=None) -> int:
-    """``enroll``: wait for a good view of one face in --source and save it for NAME.
+    """``enroll``: wait for a good view of one face in --source and save it for NAME
+    (or, with --from-visitor, copy that visitor's photos: visitors.enroll_from_visitor).
 
     Returns 0 once saved; 1 when the source fails, ends or --timeout passes
     first, or the photo cannot be written; 2 for a NAME no file can take.
     ``encoder`` is an already loaded FaceEncoder to use (else the options' one loads).
     """
+    if args.from_visitor is not None:
+        from greeter.visitors import enroll_from_visitor
+        return enroll_from_visitor(args)
     if not args.timeout > 0:
         print(f"error: --timeout {args.timeout:g}: give the seconds to wait, more than 0",
               file=sys.stderr)

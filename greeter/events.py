@@ -22,7 +22,6 @@ import base64
 import json
 import math
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -242,6 +241,7 @@ class MqttSink:
         self._client.reconnect_delay_set(MQTT_MIN_DELAY, MQTT_MAX_DELAY)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.connect_async(host, port, MQTT_KEEPALIVE)
         self._client.loop_start()
 
@@ -254,6 +254,9 @@ class MqttSink:
         client.publish(f"{TOPIC_PREFIX}/status", "online", qos=1, retain=True)
         self.problem = ""
         self._connected.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.problem = "no broker answers there"
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
@@ -398,17 +401,29 @@ class EventSender:
         return "events: " + "; ".join(parts)
 
 
+def check_event_options(on_greet: str | None, webhook: str | None, mqtt: str | None,
+                        hook_timeout: float = HOOK_TIMEOUT) -> None:
+    """Raise EventsError, saying why, when an event option cannot be used."""
+    if on_greet is not None and not on_greet.strip():
+        raise EventsError("--on-greet: give a command")
+    if not hook_timeout > 0:
+        raise EventsError("--hook-timeout: give the seconds to wait, more than 0")
+    if webhook:
+        WebhookSink(webhook)
+    if mqtt:
+        parse_mqtt_url(mqtt)
+
+
 def make_sinks(on_greet: str | None, webhook: str | None, mqtt: str | None,
                hook_timeout: float = HOOK_TIMEOUT) -> list:
-    """The sinks the options ask for; raises EventsError for an unusable URL."""
+    """The sinks the options ask for (the MQTT one starts connecting at once);
+    raises EventsError for an option that cannot be used."""
+    check_event_options(on_greet, webhook, mqtt, hook_timeout)
     sinks: list = []
     if on_greet:
-        if not shlex.split(on_greet):
-            raise EventsError("--on-greet: give a command")
         sinks.append(CommandSink(on_greet, hook_timeout))
     if webhook:
         sinks.append(WebhookSink(webhook))
     if mqtt:
-        parse_mqtt_url(mqtt)  # a bad URL is an error before paho starts a thread
         sinks.append(MqttSink(mqtt))
     return sinks

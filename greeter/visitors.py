@@ -46,6 +46,7 @@ FULL_SHARPNESS = 200.0
 FRONTAL_SIZE = 64
 JPEG_QUALITY = 95
 PURGE_EVERY = 24 * 3600.0
+SAVE_EVERY = 10.0
 # Photos copied into images/NAME by ``enroll --from-visitor``: the best visits'.
 ENROLL_PHOTOS = 3
 
@@ -84,6 +85,8 @@ class Visit:
     crop: str
     quality: float
     encoding: np.ndarray
+    # The source's time when last seen, for visits of this run only (not saved).
+    seen_at: float | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -237,10 +240,11 @@ class _Track:
 
 @dataclass(frozen=True)
 class NewVisit:
-    """A visit that began in this frame: the visitor's id, the crop file and the
-    distance to the nearest known person."""
+    """A visit that began in this frame: the visitor's id, how many visits they have
+    made now, the crop file, and the distance to the nearest known person."""
 
     visitor: int
+    visits: int
     crop: str
     distance: float
 
@@ -250,9 +254,13 @@ class VisitWatcher:
 
     A face is followed by its track number; once unknown in ``confirm``
     consecutive frames (a still photo confirms on its own) it belongs to an
-    open visit of the same person (one that ended less than ``visit_gap``
-    seconds ago), else a new visit begins. While the face stays, the visit
-    goes on and its crop is replaced by a better one when the face leaves.
+    open visit of the same person, else a new visit begins. A visit is open
+    while its person was seen less than ``visit_gap`` seconds ago: of the
+    source's time for visits of this run (a video's own time, which may pass
+    faster than the clock's), of the clock's for visits from before. While
+    the face stays the visit goes on, and when it leaves its best crop
+    replaces the visit's if it is better. The list is saved at each new
+    visit, at most every SAVE_EVERY seconds otherwise, and by close().
     """
 
     def __init__(self, book: VisitorBook, threshold: float, confirm: int = 3,
@@ -264,16 +272,19 @@ class VisitWatcher:
         self.keep_days = keep_days
         self.clock = clock
         self._tracks: dict[int, _Track] = {}
-        self._purged_at = clock()
-        book.purge(keep_days, self._purged_at)
+        self._failing = False
+        self._changed = False
+        self._saved_at = self._purged_at = clock()
+        self._saving(book.purge, keep_days, self._purged_at)
 
-    def update(self, faces, image: np.ndarray, still: bool = False) -> list[NewVisit]:
-        """Follow this frame's faces (recognise.Face values); the visits that begin now."""
+    def update(self, faces, image: np.ndarray, at: float, still: bool = False) -> list[NewVisit]:
+        """Follow the faces (recognise.Face values) of the frame ``image`` at source time
+        ``at`` (seconds); the visits that begin now."""
         from greeter.enroll import crop_around
         now = self.clock()
         if now - self._purged_at >= PURGE_EVERY:
             self._purged_at = now
-            self.book.purge(self.keep_days, now)
+            self._saving(self.book.purge, self.keep_days, now)
         started = []
         seen = set()
         for face in faces:
@@ -286,42 +297,72 @@ class VisitWatcher:
             if track.best is None or quality > track.best[0]:
                 track.best = (quality, crop_around(image, face.box), face.encoding)
             if track.visit is None and (still or track.frames >= self.confirm):
-                track.visit, new = self._visit_for(track, now)
-                if new is not None:
-                    started.append(NewVisit(new, self.book.path(track.visit),
-                                            face.match.distance))
+                found = self._saving(self._visit_for, track, at, now)
+                if found is not None:
+                    track.visit, visitor = found
+                    if visitor is not None:
+                        started.append(NewVisit(visitor.id, len(visitor.visits),
+                                                self.book.path(track.visit),
+                                                face.match.distance))
             if track.visit is not None:
-                track.visit.end = now
+                track.visit.end, track.visit.seen_at = now, at
+                self._changed = True
         for number in [number for number in self._tracks if number not in seen]:
-            self._finish(self._tracks.pop(number))
+            self._saving(self._finish, self._tracks.pop(number))
+        if self._changed and now - self._saved_at >= SAVE_EVERY:
+            self._save(now)
         return started
 
-    def _visit_for(self, track: _Track, now: float) -> tuple[Visit, int | None]:
-        """The open visit of the track's person, or a new one; and the visitor id if new."""
+    def _saving(self, write, *values):
+        """``write(*values)``'s result, or None after a warning when the disk refuses
+        (a full disk costs the visitors list, never the greeter)."""
+        try:
+            result = write(*values)
+        except OSError as error:
+            if not self._failing:
+                self.book.on_message(f"warning: cannot save visitors in {self.book.folder} "
+                                     f"({error.strerror or error}); greetings go on")
+            self._failing = True
+            return None
+        self._failing = False
+        return result
+
+    def _save(self, now: float) -> None:
+        self._saved_at = now
+        self._saving(self.book.save)
+        self._changed = self._failing  # tried again later
+
+    def _visit_for(self, track: _Track, at: float, now: float) -> tuple[Visit, Visitor | None]:
+        """The open visit of the track's person, or a new one; and its visitor if new."""
         quality, crop, encoding = track.best
         open_visits = [(visitor, visit) for visitor in self.book.visitors
-                       for visit in visitor.visits if now - visit.end <= self.visit_gap]
+                       for visit in visitor.visits
+                       if (at - visit.seen_at if visit.seen_at is not None
+                           else now - visit.end) <= self.visit_gap]
         found = self.book.nearest(encoding, self.threshold, open_visits)
         if found is not None:
             return found[1], None
         visitor, visit = self.book.new_visit(encoding, self.threshold, now, crop, quality)
-        return visit, visitor.id
+        self._saved_at = now
+        return visit, visitor
 
     def _finish(self, track: _Track) -> None:
-        """A face has left: keep its best crop if it beats the visit's, and save the times."""
+        """A face has left: keep its best crop if it beats the visit's."""
         if track.visit is None:
             return
         quality, crop, encoding = track.best
         if quality > track.visit.quality:
             track.visit.quality, track.visit.encoding = quality, np.asarray(encoding, np.float32)
             self.book.write_crop(track.visit, crop)
-        self.book.save()
+            self._changed = True
 
     def close(self) -> None:
-        """Finish the visits of the faces still in view."""
+        """Finish the visits of the faces still in view, and save the list."""
         for track in self._tracks.values():
-            self._finish(track)
+            self._saving(self._finish, track)
         self._tracks.clear()
+        if self._changed:
+            self._save(self.clock())
 
 
 # -- the commands --------------------------------------------------------------

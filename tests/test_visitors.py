@@ -47,8 +47,8 @@ def show(encoder):
         clock.now = at
         faces = recogniser.recognise(image, Gallery.empty(), still=True)
         assert len(faces) == 1 and not faces[0].match.known
-        started = watcher.update(faces, image, still=True)
-        watcher.update([], image, still=True)  # the face has left
+        started = watcher.update(faces, image, at, still=True)
+        watcher.update([], image, at, still=True)  # the face has left
         return started
     return show
 
@@ -107,7 +107,7 @@ def test_purge_deletes_old_visits_their_photos_and_empty_visitors(tmp_path, face
     assert not (folder / "1").exists()
     # And once a day while it runs.
     clock.now = start + 13 * day
-    watcher.update([], np.zeros((10, 10, 3), np.uint8))
+    watcher.update([], np.zeros((10, 10, 3), np.uint8), clock.now)
     assert VisitorBook(str(folder)).visitors == []
     assert not (folder / "2").exists()
 
