@@ -174,3 +174,14 @@ def test_events_wait_for_a_broker_that_is_down_and_a_full_queue_drops_the_oldest
     assert any("wait and are sent once it is back" in w for w in warnings), warnings
     assert not any("hunter2" in w or "user:" in w for w in warnings + [summary])
     assert "5 sent" in summary and "15 dropped" in summary
+
+
+def test_unusable_event_options_are_refused_at_once_without_showing_the_password(capsys):
+    from greeter.cli import parse_args
+    for options in (["--mqtt", "http://bob:s3cret@broker"], ["--webhook", "ftp://bob:s3cret@x"],
+                    ["--mqtt", "mqtt://bob:s3cret@broker:port"], ["--hook-timeout", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            parse_args(options)
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert "error: --" in err and "s3cret" not in err and "bob" not in err, err
