@@ -4,6 +4,7 @@ and enrolled."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import stat
 
@@ -11,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from greeter.match import Gallery
-from greeter.recognise import FaceRecogniser
+from greeter.match import UNKNOWN, Match
+from greeter.recognise import Face
 from greeter.visitors import (
     VisitorBook,
     VisitWatcher,
@@ -38,16 +39,22 @@ def photo(faces, person: str, number: int) -> np.ndarray:
     return cv2.imread(str(path), cv2.IMREAD_COLOR)
 
 
+def face_of(encoder, image: np.ndarray, track: int) -> Face:
+    """The face of a photo as the greeter passes it on: box, no match, encoding, track."""
+    box, _, note = encoder.photo_face(image)
+    assert box is not None, note
+    encoding = encoder.encode_photo_image(image, "photo").encoding
+    return Face(tuple(int(v) for v in box), Match(UNKNOWN, float("inf")), encoding, track)
+
+
 @pytest.fixture
 def show(encoder):
-    """Show a photo to the greeter's recogniser (nobody known) and the watcher."""
-    recogniser = FaceRecogniser(encoder, encoder.threshold)
+    """Show a photo of someone nobody knows to the watcher, who then leaves."""
+    tracks = itertools.count()
 
     def show(watcher: VisitWatcher, image: np.ndarray, clock: Clock, at: float):
         clock.now = at
-        faces = recogniser.recognise(image, Gallery.empty(), still=True)
-        assert len(faces) == 1 and not faces[0].match.known
-        started = watcher.update(faces, image, at, still=True)
+        started = watcher.update([face_of(encoder, image, next(tracks))], image, at, still=True)
         watcher.update([], image, at, still=True)  # the face has left
         return started
     return show
@@ -114,8 +121,7 @@ def test_purge_deletes_old_visits_their_photos_and_empty_visitors(tmp_path, face
 
 def test_crop_quality_prefers_large_sharp_frontal_faces(faces, encoder):
     image = photo(faces, "obama", 1)
-    recogniser = FaceRecogniser(encoder, encoder.threshold)
-    box = recogniser.recognise(image, Gallery.empty(), still=True)[0].box
+    box = face_of(encoder, image, 0).box
     good = crop_quality(image, box)
     blurred = cv2.GaussianBlur(image, (0, 0), 4)
     assert crop_quality(blurred, box) < 0.5 * good
@@ -125,7 +131,7 @@ def test_crop_quality_prefers_large_sharp_frontal_faces(faces, encoder):
     # a face with its halves from different people is not.
     x, y, w, h = box
     other = photo(faces, "biden", 1)
-    other_box = recogniser.recognise(other, Gallery.empty(), still=True)[0].box
+    other_box = face_of(encoder, other, 1).box
     other_face = cv2.resize(other[other_box[1]:other_box[1] + other_box[3],
                                   other_box[0]:other_box[0] + other_box[2]], (w, h))
     mixed = image.copy()
