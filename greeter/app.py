@@ -21,7 +21,7 @@ from greeter.match import Match
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
 from greeter.speak import Speaker, greeting_sentence
-from greeter.visitors import VisitorBook, VisitWatcher, default_visitors_dir
+from greeter.visits import NewVisit, VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
 
 # How long the window shows a still photo of a slideshow.
@@ -74,8 +74,9 @@ def welcome(names: list[str], matches: list[Match], frame_index: int,
                               distance=distances[name]))
 
 
-def note_visits(visits, frame_index: int, events: EventSender | None, source: str) -> None:
-    """Say that each of ``visits`` (visitors.NewVisit) began, and send it as an event."""
+def note_visits(visits: list[NewVisit], frame_index: int, events: EventSender | None,
+                source: str) -> None:
+    """Say that each of ``visits`` began, and send it as an event."""
     now = utc_now()
     for visit in visits:
         print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} visitor {visit.visitor} at "
@@ -132,8 +133,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             if names:
                 welcome(names, matches, frame.index, speaker, log, events, source.description)
             if watcher is not None:
-                note_visits(watcher.update(faces, frame.image, frame.time, frame.still), frame.index,
-                            events, source.description)
+                visits = watcher.update(faces, frame.image, frame.time, frame.still)
+                note_visits(visits, frame.index, events, source.description)
             frames += 1
             now = time.monotonic()
             if frames == 1:

@@ -332,7 +332,7 @@ def check_cache(report: Report) -> None:
 
 def check_visitors(report: Report) -> None:
     """How many unknown visitors are kept, where, and whether that folder can be written."""
-    from greeter.visitors import VisitorBook, default_visitors_dir
+    from greeter.visits import VisitorBook, default_visitors_dir
     folder = default_visitors_dir()
     messages: list[str] = []
     book = VisitorBook(folder, on_message=messages.append)

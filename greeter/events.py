@@ -32,6 +32,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 GREETING, VISITOR, TEST = "greeting", "visitor", "test"
@@ -87,7 +88,6 @@ class Event:
 
 def utc_now() -> str:
     """The current time, UTC, ISO 8601 to the millisecond."""
-    from datetime import datetime, timezone
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 

@@ -12,15 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
+from greeter.crops import crop_quality
+from greeter.enroll import enroll_from_visitor
 from greeter.match import UNKNOWN, Match
 from greeter.recognise import Face
-from greeter.visitors import (
-    VisitorBook,
-    VisitWatcher,
-    crop_quality,
-    enroll_from_visitor,
-    visitors_command,
-)
+from greeter.visitors import visitors_command
+from greeter.visits import VisitorBook, VisitWatcher
 
 
 class Clock:
