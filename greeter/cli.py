@@ -96,6 +96,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         elif command == "visitors":
             parser.add_argument("--html", metavar="FILE.html",
                                 help="also write a page showing their photos in a grid")
+            parser.add_argument("--forget", type=int, metavar="ID",
+                                help="first delete visitor ID: every visit and photo")
     _add_common_options(parser)
     return parser
 

@@ -1,4 +1,5 @@
-"""``python facenet.py visitors``: the unknown visitors kept, as a list and as a page."""
+"""``python facenet.py visitors``: the unknown visitors kept, as a list and as a page;
+``--forget ID`` deletes one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from greeter.common import EXIT_FAILURE, EXIT_OK
+from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from greeter.files import write_atomically
 from greeter.visits import VisitorBook, default_visitors_dir
 
@@ -18,9 +19,22 @@ def _when(seconds: float) -> str:
 
 
 def visitors_command(args: argparse.Namespace) -> int:
-    """``visitors``: list the visitor groups, and with --html write a page of their crops."""
+    """``visitors``: delete the visitor --forget names, list the visitors, and with --html
+    write a page of their crops."""
     folder = default_visitors_dir()
     book = VisitorBook(folder, on_message=lambda text: print(text, file=sys.stderr))
+    if args.forget is not None:
+        if book.find(args.forget) is None:
+            print(f"error: no visitor {args.forget} in {folder}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            deleted = book.forget(args.forget)
+        except OSError as error:
+            print(f"error: cannot delete visitor {args.forget} in {folder} "
+                  f"({error.strerror or error})", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"deleted visitor {args.forget}: {deleted} visit{'s' if deleted != 1 else ''} "
+              "and their photos")
     if not book.visitors:
         print(f"no visitors kept in {folder}")
     else:

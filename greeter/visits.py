@@ -180,9 +180,18 @@ class VisitorBook:
         """Delete the visits that ended more than ``keep_days`` days before ``now``, their
         crops, and visitors left without visits; returns the number of visits deleted."""
         oldest = now - keep_days * 86400
+        return self._delete(lambda visitor, visit: visit.end < oldest)
+
+    def forget(self, visitor_id: int) -> int:
+        """Delete visitor ``visitor_id``: every visit and photo; returns the visits deleted."""
+        return self._delete(lambda visitor, visit: visitor.id == visitor_id)
+
+    def _delete(self, doomed) -> int:
+        """Delete each visit for which ``doomed(visitor, visit)``, with its crop, and the
+        visitors left without visits; save the list if anything went."""
         deleted = 0
         for visitor in self.visitors:
-            for visit in [v for v in visitor.visits if v.end < oldest]:
+            for visit in [v for v in visitor.visits if doomed(visitor, v)]:
                 try:
                     os.remove(self.path(visit))
                 except FileNotFoundError:

@@ -146,7 +146,7 @@ def test_visitors_list_page_and_enroll_never_overwrite(tmp_path, faces, encoder,
         show(watcher, photo(faces, "obama", number), clock, clock.now + at)
     watcher.close()
     page = tmp_path / "visitors.html"
-    assert visitors_command(argparse.Namespace(html=str(page))) == 0
+    assert visitors_command(argparse.Namespace(html=str(page), forget=None)) == 0
     out = capsys.readouterr().out
     row = [line for line in out.splitlines() if line.split()[:2] == ["1", "4"]]
     assert row, out
@@ -166,3 +166,21 @@ def test_visitors_list_page_and_enroll_never_overwrite(tmp_path, faces, encoder,
     assert enroll_from_visitor(argparse.Namespace(images=str(images), name="X",
                                                   from_visitor=9)) == 2
     assert "no visitor 9" in capsys.readouterr().err
+
+
+def test_forget_deletes_one_visitor_with_every_photo(tmp_path, faces, encoder, show,
+                                                    monkeypatch, capsys):
+    folder = tmp_path / "visitors"
+    monkeypatch.setenv("FACENET_VISITORS_DIR", str(folder))
+    clock = Clock()
+    watcher = VisitWatcher(VisitorBook(str(folder)), encoder.threshold, visit_gap=60, clock=clock)
+    show(watcher, photo(faces, "obama", 1), clock, clock.now)
+    show(watcher, photo(faces, "obama", 2), clock, clock.now + 1000)
+    show(watcher, photo(faces, "biden", 1), clock, clock.now + 1)
+    watcher.close()
+    assert visitors_command(argparse.Namespace(html=None, forget=1)) == 0
+    assert "deleted visitor 1: 2 visits and their photos" in capsys.readouterr().out
+    assert not (folder / "1").exists()
+    assert [visitor.id for visitor in VisitorBook(str(folder)).visitors] == [2]
+    assert visitors_command(argparse.Namespace(html=None, forget=1)) == 2
+    assert "no visitor 1" in capsys.readouterr().err
