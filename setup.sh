@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets facenet up on this machine: the system packages it needs (Debian and
-# Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries), a virtual
+# Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries; for the
+# tests also Xvfb, sox and the Mosquitto MQTT broker), a virtual
 # environment in .venv, and the Python packages. Run it again at any time.
 #   ./setup.sh          what the program needs
 #   ./setup.sh --dev    and what the tests and benchmarks need
@@ -11,7 +12,7 @@ dev=0
 
 if command -v apt-get >/dev/null 2>&1; then
   packages="espeak-ng libespeak-ng1 alsa-utils libgl1 libglib2.0-0"
-  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick"
+  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick mosquitto"
   missing=""
   for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

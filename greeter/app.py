@@ -7,19 +7,21 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from greeter.capture import SourceError, open_source
 from greeter.common import EXIT_FAILURE, EXIT_OK, warn
 from greeter.database import PhotoLibrary, watch_library
 from greeter.detect import DetectorError
 from greeter.draw import Window, display_available, draw_faces
+from greeter.events import GREETING, VISITOR, Event, EventSender, make_sinks, utc_now
 from greeter.files import make_private_folders
 from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
 from greeter.match import Match
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
 from greeter.speak import Speaker, greeting_sentence
+from greeter.visits import NewVisit, VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
 
 # How long the window shows a still photo of a slideshow.
@@ -53,18 +55,35 @@ def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
 
 
 def welcome(names: list[str], matches: list[Match], frame_index: int,
-            speaker: Speaker | None, log: GreetingLog | None) -> None:
+            speaker: Speaker | None, log: GreetingLog | None,
+            events: EventSender | None = None, source: str = "") -> None:
     """Greet ``names``: in the log first (so that a crash loses no greeting that was
-    shown), then in text and (if there is a speaker) by voice."""
+    shown), then in text, by voice (if there is a speaker) and as events (if any)."""
     sentence = greeting_sentence(names)
+    now = utc_now()
+    distances = {match.name: match.distance for match in matches}
     if log is not None:
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        distances = {match.name: match.distance for match in matches}
         for name in names:
             log.write(now, frame_index, name, distances[name])
     print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {sentence}", flush=True)
     if speaker is not None:
         speaker.say(sentence)
+    if events is not None:
+        for name in names:
+            events.emit(Event(GREETING, now, frame_index, source, name=name,
+                              distance=distances[name]))
+
+
+def note_visits(visits: list[NewVisit], frame_index: int, events: EventSender | None,
+                source: str) -> None:
+    """Say that each of ``visits`` began, and send it as an event."""
+    now = utc_now()
+    for visit in visits:
+        print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} visitor {visit.visitor} at "
+              f"the door (visit {visit.visits}): {visit.crop}", flush=True)
+        if events is not None:
+            events.emit(Event(VISITOR, now, frame_index, source, visitor=visit.visitor,
+                              distance=visit.distance, crop=visit.crop))
 
 
 def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
@@ -78,13 +97,15 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     _stop_on_sigterm()  # first: a SIGTERM during start-up is a clean stop too
     frames, fps, failed = 0, None, False
     started = last = time.monotonic()
-    source = log = speaker = window = None
+    source = log = speaker = window = events = watcher = None
     stop = threading.Event()
     try:
         try:
             source = open_source(args.source, loop=args.loop, on_message=warn,
                                  realtime=args.realtime)
             log = GreetingLog(args.log) if args.log else None
+            sinks = make_sinks(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
+            events = EventSender(sinks, on_warning=warn) if sinks else None
             # TensorFlow is imported only now, so that a wrong --source or --log fails at once.
             from greeter.encode import FaceEncoder
             encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
@@ -100,13 +121,20 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         window = Window() if not args.headless and display_available() else None
         policy = GreetingPolicy(args.confirm, args.cooldown)
         recogniser = FaceRecogniser(encoder, threshold, first_looks=args.confirm)
+        if not args.no_visitors:
+            watcher = VisitWatcher(VisitorBook(default_visitors_dir(), on_message=warn),
+                                   threshold, args.confirm, args.visit_gap * 60,
+                                   args.keep_visitors)
         started = last = time.monotonic()
         for frame in source:
             faces = recogniser.recognise(frame.image, library.gallery, frame.still)
             matches = [face.match for face in faces]
             names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
             if names:
-                welcome(names, matches, frame.index, speaker, log)
+                welcome(names, matches, frame.index, speaker, log, events, source.description)
+            if watcher is not None:
+                visits = watcher.update(faces, frame.image, frame.time, frame.still)
+                note_visits(visits, frame.index, events, source.description)
             frames += 1
             now = time.monotonic()
             if frames == 1:
@@ -133,6 +161,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             speaker.close()
         if log is not None:
             log.close()
+        if watcher is not None:
+            watcher.close()
         if not failed:
             elapsed = time.monotonic() - started
             # A camera, a stream or --realtime drops what the program cannot keep up with.
@@ -140,4 +170,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             dropped = f", {source.dropped} dropped" if live else ""
             print(f"processed {frames} frames in {elapsed:.1f} s "
                   f"({frames / max(elapsed, 1e-9):.1f} fps){dropped}", flush=True)
+        if events is not None:
+            summary = events.close()
+            if not failed:
+                print(summary, flush=True)
     return EXIT_OK

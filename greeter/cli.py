@@ -23,6 +23,7 @@ COMMANDS = {
     "enroll": "take a photo of NAME at the camera and add it to --images",
     "calibrate": "find the threshold that best tells the people in --images apart",
     "doctor": "check the camera, speech, weights and photos, and report what is wrong",
+    "visitors": "list the unknown visitors kept (--html: a page of their photos)",
 }
 
 
@@ -77,6 +78,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             parser.add_argument("name", metavar="NAME",
                                 help="the person's name, as the greeter will say it "
                                      "(saved as images/NAME.jpg, NAME_2.jpg, ...)")
+            parser.add_argument("--from-visitor", type=int, metavar="ID",
+                                help="copy the best photos of visitor ID (see `visitors`) "
+                                     "instead of using the camera")
             parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
                                 help="give up (exit 1) when no steady, sharp single face "
                                      "came within S seconds (default: %(default)g)")
@@ -88,6 +92,12 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         elif command == "doctor":
             parser.add_argument("--no-speech", action="store_true",
                                 help="skip the speech checks")
+            _add_event_options(parser)
+        elif command == "visitors":
+            parser.add_argument("--html", metavar="FILE.html",
+                                help="also write a page showing their photos in a grid")
+            parser.add_argument("--forget", type=int, metavar="ID",
+                                help="first delete visitor ID: every visit and photo")
     _add_common_options(parser)
     return parser
 
@@ -113,6 +123,34 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "the program cannot keep up with, as a camera does")
     parser.add_argument("--loop", action="store_true",
                         help="play a file source again and again")
+    visitors = parser.add_argument_group(
+        "visitors (unknown faces, kept privately in $FACENET_VISITORS_DIR or the user "
+        "data folder)")
+    visitors.add_argument("--visit-gap", type=float, default=10.0, metavar="MIN",
+                          help="an unknown person seen again within MIN minutes is on the "
+                               "same visit (default: %(default)g)")
+    visitors.add_argument("--keep-visitors", type=float, default=7.0, metavar="DAYS",
+                          help="delete visits older than DAYS days, at start and once a day "
+                               "(default: %(default)g)")
+    visitors.add_argument("--no-visitors", action="store_true",
+                          help="keep nothing about unknown visitors")
+    _add_event_options(parser)
+
+
+def _add_event_options(parser: argparse.ArgumentParser) -> None:
+    events = parser.add_argument_group(
+        "events (each greeting and each new visit, as JSON; see README)")
+    events.add_argument("--on-greet", metavar="COMMAND",
+                        help="run COMMAND per event: FACENET_TYPE, FACENET_NAME, ... in its "
+                             "environment, the JSON on its stdin")
+    events.add_argument("--hook-timeout", type=float, default=10.0, metavar="S",
+                        help="kill the --on-greet command after S seconds (default: %(default)g)")
+    events.add_argument("--webhook", default=os.environ.get("FACENET_WEBHOOK"), metavar="URL",
+                        help="POST each event to URL (default: $FACENET_WEBHOOK)")
+    events.add_argument("--mqtt", default=os.environ.get("FACENET_MQTT"),
+                        metavar="mqtt://[USER:PASS@]HOST[:PORT]",
+                        help="publish to facenet/greeting and facenet/visitor, with Home "
+                             "Assistant discovery (default: $FACENET_MQTT)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -123,6 +161,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.command = command
     if args.threshold is not None and args.threshold <= 0:
         build_parser(command).error("--threshold must be a positive distance")
+    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0):
+        build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
+                                    "more than 0 days")
+    if command in ("run", "doctor"):
+        from greeter.events import EventsError, check_event_options
+        try:
+            check_event_options(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
+        except EventsError as error:
+            build_parser(command).error(str(error))
     return args
 
 
@@ -170,6 +217,9 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     if args.command == "doctor":
         from greeter.doctor import doctor_command
         return doctor_command(args)
+    if args.command == "visitors":
+        from greeter.visitors import visitors_command
+        return visitors_command(args)
     from greeter.app import run_greeter
     return run_greeter(args, launched)
 

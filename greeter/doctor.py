@@ -5,7 +5,9 @@ run without: a required package, the face detector file, the network's
 weights, the camera or --source, and a readable images folder. A warning is
 what it runs without, worse: speech (greetings are then shown as text
 only), a window, the encoding cache, photos that are skipped, an empty
-images folder. The exit status is 1 when any line is FAIL, else 0.
+images folder, the visitors folder, and an --on-greet command, --webhook or
+--mqtt broker that does not take a test event (type "test"). The exit
+status is 1 when any line is FAIL, else 0.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def doctor_command(args: argparse.Namespace) -> int:
     encoder = check_weights(report, args)
     check_images(report, args, encoder)
     check_cache(report)
+    check_visitors(report)
+    check_events(report, args)
     _summary(report)
     return EXIT_FAILURE if report.failed else EXIT_OK
 
@@ -324,3 +328,48 @@ def check_cache(report: Report) -> None:
                          "every start encodes all photos again")
         return
     report.add(OK, f"cache: encodings are kept in {folder}")
+
+
+def check_visitors(report: Report) -> None:
+    """How many unknown visitors are kept, where, and whether that folder can be written."""
+    from greeter.visits import VisitorBook, default_visitors_dir
+    folder = default_visitors_dir()
+    messages: list[str] = []
+    book = VisitorBook(folder, on_message=messages.append)
+    for message in messages:
+        report.add(WARN, f"visitors: {message}")
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+        report.add(WARN, f"visitors: {folder} cannot be written; unknown visitors are not "
+                         "kept (make it writable, or run with --no-visitors)")
+        return
+    visits = sum(len(visitor.visits) for visitor in book.visitors)
+    report.add(OK, f"visitors: {_plural(len(book.visitors), 'visitor', 'visitors')} "
+                   f"({_plural(visits, 'visit', 'visits')}) kept in {folder}")
+
+
+# How long the doctor waits for a broker to accept the connection.
+EVENTS_CONNECT_S = 5.0
+
+
+def check_events(report: Report, args: argparse.Namespace) -> None:
+    """Send a test event to the --on-greet command, --webhook and --mqtt broker given."""
+    from greeter.events import TEST, Event, make_sinks, utc_now
+    sinks = make_sinks(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
+    test = Event(TEST, utc_now(), 0, "facenet doctor", name="test")
+    for sink in sinks:
+        try:
+            if not sink.ready(EVENTS_CONNECT_S):
+                problem = getattr(sink, "problem", "") or "no answer"
+                report.add(WARN, f"events: the {sink.description} cannot be reached "
+                                 f"({problem}) within {EVENTS_CONNECT_S:g} s; check the host, "
+                                 "port and credentials")
+                continue
+            started = time.monotonic()
+            sink.send(test)
+        except RuntimeError as error:
+            report.add(WARN, f"events: the {sink.description} failed a test event: {error}")
+        else:
+            report.add(OK, f"events: the {sink.description} took a test event in "
+                           f"{time.monotonic() - started:.1f} s")
+        finally:
+            sink.close()

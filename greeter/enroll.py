@@ -3,7 +3,7 @@
 The photo is taken once exactly one face is in view, large enough, steady
 (its box moves less than STEADY_SHIFT of its width, and changes size less
 than STEADY_RESIZE, over STEADY_FRAMES frames and STEADY_SECONDS) and sharp
-(the variance of the Laplacian of the face, scaled to SHARPNESS_SIZE
+(the variance of the Laplacian of the face, scaled to crops.SHARPNESS_SIZE
 pixels, is at least MIN_SHARPNESS). A still photo given as --source counts
 as steady on its own. What is saved is a square crop with a margin around
 the face, checked before saving: the greeter's detector must find the face
@@ -31,12 +31,14 @@ import cv2
 import numpy as np
 
 from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder, warn
+from greeter.crops import crop_around, sharpness
 from greeter.database import PHOTO_NUMBER, person_name
 from greeter.detect import Box, photo_min_face
 from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
 from greeter.files import write_new_file
 from greeter.match import face_distance
 from greeter.photos import is_photo_file
+from greeter.visits import VisitorBook, default_visitors_dir
 
 # Smaller faces make a poor photo to recognise from: the person should come closer.
 MIN_FACE_PIXELS = 80
@@ -45,17 +47,15 @@ STEADY_SHIFT = 0.06
 STEADY_RESIZE = 0.10
 STEADY_FRAMES = 5
 STEADY_SECONDS = 0.5
-# Sharp faces measure 130 to 330 at this size, the same faces blurred by
+# crops.sharpness of sharp faces is 130 to 330, of the same faces blurred by
 # half a percent of the frame (a moving head) 5 to 30.
-SHARPNESS_SIZE = 128
 MIN_SHARPNESS = 40.0
-# The crop is a square this many face widths wide: hair, chin and some
-# background, so the cascade finds the face again in the saved photo.
-CROP_FACE_WIDTHS = 2.2
 # The saved photo's encoding may be at most this share of the threshold
 # from the live face's: it then stands for this person with room to spare.
 MAX_SELF_DISTANCE_SHARE = 0.5
 JPEG_QUALITY = 95
+# Photos copied by ``enroll NAME --from-visitor ID``: those of the visitor's best visits.
+VISITOR_PHOTOS = 3
 # Characters no file name may hold on Windows, macOS or Linux.
 _FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
@@ -149,27 +149,6 @@ def save_new_photo(target: Target, image: np.ndarray) -> str:
                           prefix=".enroll-", suffix=".jpg")
 
 
-def sharpness(image: np.ndarray, box: Box) -> float:
-    """The variance of the Laplacian of the face at ``box``, scaled to SHARPNESS_SIZE square."""
-    x, y, w, h = box
-    face = image[max(y, 0):y + h, max(x, 0):x + w]
-    gray = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
-    gray = cv2.resize(gray, (SHARPNESS_SIZE, SHARPNESS_SIZE), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
-def crop_around(image: np.ndarray, box: Box, widths: float = CROP_FACE_WIDTHS) -> np.ndarray:
-    """A square crop of ``image`` centred on the face at ``box``, ``widths`` face widths
-    on a side (shifted, then cut, where the frame's edge is nearer)."""
-    x, y, w, h = box
-    side = int(round(max(w, h) * widths))
-    height, width = image.shape[:2]
-    side = min(side, width, height)
-    left = min(max(x + w // 2 - side // 2, 0), width - side)
-    top = min(max(y + h // 2 - side // 2, 0), height - side)
-    return image[top:top + side, left:left + side].copy()
-
-
 def _close(a: Box, b: Box) -> bool:
     """True when box ``b`` is within the steady tolerances of box ``a``."""
     ax, ay, aw, ah = a
@@ -221,12 +200,15 @@ class SteadyFace:
 
 
 def enroll_command(args: argparse.Namespace, encoder=None) -> int:
-    """``enroll``: wait for a good view of one face in --source and save it for NAME.
+    """``enroll``: wait for a good view of one face in --source and save it for NAME
+    (or, with --from-visitor, copy that visitor's photos: visitors.enroll_from_visitor).
 
     Returns 0 once saved; 1 when the source fails, ends or --timeout passes
     first, or the photo cannot be written; 2 for a NAME no file can take.
     ``encoder`` is an already loaded FaceEncoder to use (else the options' one loads).
     """
+    if args.from_visitor is not None:
+        return enroll_from_visitor(args)
     if not args.timeout > 0:
         print(f"error: --timeout {args.timeout:g}: give the seconds to wait, more than 0",
               file=sys.stderr)
@@ -383,3 +365,40 @@ def _say_and_wait(speaker, sentence: str, timeout: float = 8.0) -> None:
     speaker.say(sentence)
     while speaker.available and speaker.spoken <= before and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def enroll_from_visitor(args: argparse.Namespace) -> int:
+    """``enroll NAME --from-visitor ID``: copy the visitor's best crops into --images
+    for NAME, never overwriting a file; 0 when copied, 2 for an unknown id."""
+    try:
+        target = find_target(args.images, args.name)
+    except BadNameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    book = VisitorBook(default_visitors_dir(),
+                       on_message=lambda text: print(text, file=sys.stderr))
+    visitor = book.find(args.from_visitor)
+    if visitor is None:
+        print(f"error: no visitor {args.from_visitor} in {book.folder}; "
+              "`python facenet.py visitors` lists them", file=sys.stderr)
+        return EXIT_USAGE
+    saved = []
+    for visit in visitor.best_visits(VISITOR_PHOTOS):
+        image = cv2.imread(book.path(visit), cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"skipped {book.path(visit)}: cannot be read", file=sys.stderr)
+            continue
+        try:
+            saved.append(save_new_photo(target, image))
+        except OSError as error:
+            print(f"error: cannot save the photo in {target.folder} "
+                  f"({getattr(error, 'strerror', None) or error}); make the folder writable",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+    if not saved:
+        print(f"error: no photo of visitor {visitor.id} could be read", file=sys.stderr)
+        return EXIT_FAILURE
+    visitor.enrolled_as = target.person
+    book.save()
+    print(f"saved {', '.join(saved)}: {target.person} will be welcomed from now on")
+    return EXIT_OK

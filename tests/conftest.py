@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FACES = (REPO.parent / "shared" / "faces").resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_visitors_folder(tmp_path_factory) -> Path:
+    """Unknown visitors seen by any test (and the programs it starts) are kept in a
+    temporary folder, never in the user's own data folder."""
+    folder = tmp_path_factory.mktemp("visitors")
+    os.environ["FACENET_VISITORS_DIR"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

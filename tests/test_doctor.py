@@ -76,3 +76,56 @@ def test_images_not_a_folder_fails(door, tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^FAIL +images: .* is not a folder", out, re.MULTILINE)
     assert not re.search(r"^ok ", out, re.MULTILINE)  # --quiet: problems only
+
+
+def test_events_are_checked_with_a_test_event_and_credentials_never_shown(tmp_path, capsys):
+    from brokers import Mosquitto, Subscriber, WebhookServer, free_port
+    from greeter.cli import parse_args
+    from greeter.doctor import Report, check_events
+    broker, webhook = Mosquitto(tmp_path / "broker"), WebhookServer()
+    subscriber = Subscriber(broker.port, ("facenet/test",))
+    hook_out = tmp_path / "hook.json"
+    try:
+        args = parse_args(["doctor", "--mqtt", broker.url.replace("//", "//door:s3cret@"),
+                           "--webhook", webhook.url.replace("//", "//door:s3cret@"),
+                           "--on-greet", f"cat > {hook_out}"])
+        report = Report()
+        check_events(report, args)
+        out = capsys.readouterr().out
+        assert len(re.findall(r"^ok +events: the .* took a test event in [\d.]+ s$", out,
+                              re.MULTILINE)) == 3, out
+        assert "MQTT broker mqtt://***:***@127.0.0.1" in out and "s3cret" not in out
+        assert "door" not in out
+        assert webhook.received[0][0]["type"] == "test"
+        assert '"type": "test"' in hook_out.read_text()
+        assert subscriber.wait_for(lambda: subscriber.events("facenet/test"))
+    finally:
+        subscriber.close()
+        broker.stop()
+        webhook.close()
+    # Nothing listening, a hook that fails: warnings naming each, and still no password.
+    closed = free_port()
+    args = parse_args(["doctor", "--mqtt", f"mqtt://door:s3cret@127.0.0.1:{closed}",
+                       "--webhook", f"http://door:s3cret@127.0.0.1:{closed}/hook",
+                       "--on-greet", "exit 3"])
+    report = Report()
+    check_events(report, args)
+    out = capsys.readouterr().out
+    assert report.counts["warn"] == 3 and not report.failed, out
+    assert re.search(r"^warn +events: the MQTT broker mqtt://\*\*\*:\*\*\*@127\.0\.0\.1:\d+ "
+                     r"cannot be reached", out, re.MULTILINE), out
+    assert re.search(r"^warn +events: the webhook .* failed a test event: cannot be reached",
+                     out, re.MULTILINE), out
+    assert re.search(r"^warn +events: the command 'exit 3' failed a test event: exit status 3",
+                     out, re.MULTILINE), out
+    assert "s3cret" not in out and "door" not in out
+
+
+def test_visitors_folder_is_reported(tmp_path, monkeypatch, capsys):
+    from greeter.doctor import Report, check_visitors
+    monkeypatch.setenv("FACENET_VISITORS_DIR", str(tmp_path / "visitors"))
+    check_visitors(Report())
+    out = capsys.readouterr().out
+    assert re.search(rf"^ok +visitors: 0 visitors \(0 visits\) kept in {tmp_path}/visitors$",
+                     out, re.MULTILINE), out
+    assert not (tmp_path / "visitors").exists(), "the doctor created the folder"

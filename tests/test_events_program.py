@@ -1,0 +1,185 @@
+"""The real program on real videos: visitors kept, grouped and enrolled, and every greeting
+and visit sent to a real Mosquitto broker, a local web server and a hook command."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import pytest
+
+from brokers import Mosquitto, Subscriber, WebhookServer
+from conftest import REPO
+from videos import write_video
+
+TALKING = (REPO.parent / "shared" / "videos" / "talking").resolve()
+
+
+@pytest.fixture(scope="module")
+def talking() -> Path:
+    if not TALKING.is_dir():
+        pytest.skip(f"real videos not found at {TALKING} (../shared/videos beside the repository)")
+    return TALKING
+
+
+def environment(tmp_path: Path, visitors: Path) -> dict[str, str]:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1",
+               FACENET_VISITORS_DIR=str(visitors))
+    env.pop("DISPLAY", None)
+    return env
+
+
+def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(REPO / "facenet.py"), *args], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def broker(tmp_path):
+    broker = Mosquitto(tmp_path / "broker")
+    yield broker
+    broker.stop()
+
+
+def test_a_stranger_is_kept_enrolled_from_the_visitors_and_then_greeted_with_events_out(
+        talking, tmp_path, broker):
+    images, visitors = tmp_path / "images", tmp_path / "visitors"
+    images.mkdir()
+    env = environment(tmp_path, visitors)
+    hook_log = tmp_path / "hook.txt"
+    hook = f"env | grep ^FACENET_ | sort >> {hook_log}; echo --- >> {hook_log}"
+    subscriber = Subscriber(broker.port)
+    webhook = WebhookServer()
+    events = ["--mqtt", broker.url, "--webhook", webhook.url, "--on-greet", hook]
+    try:
+        # Nobody is known: she is a visitor.
+        first = run(tmp_path, env, "--source", str(talking / "retalking_face3.mp4"),
+                    "--images", str(images), "--headless", "--no-speech", *events)
+        assert "Welcome" not in first.stdout
+        assert re.findall(r"visitor (\d+) at the door \(visit (\d+)\)", first.stdout) == \
+            [("1", "1")], first.stdout + first.stderr
+        assert "events: 1 sent to the command" in first.stdout
+        listing = run(tmp_path, env, "visitors").stdout
+        rows = [line.split() for line in listing.splitlines()[1:]]
+        assert len(rows) == 1 and rows[0][:2] == ["1", "1"], listing
+        crop = rows[0][-1]
+        assert Path(crop).is_file() and Path(crop).parent.parent == visitors
+
+        assert subscriber.wait_for(lambda: subscriber.events("facenet/visitor"))
+        visit = subscriber.events("facenet/visitor")[0]
+        assert visit["visitor"] == 1 and visit["crop"] == crop and visit["name"] is None
+        assert visit["source"].endswith("retalking_face3.mp4") and visit["frame"] >= 2
+        assert datetime.fromisoformat(visit["time"]).utcoffset().total_seconds() == 0
+        assert [body for body, _ in webhook.received] == [visit]
+        assert "FACENET_TYPE=visitor\nFACENET_VISITOR=1\n" in hook_log.read_text()
+        discovered = [topic for topic, _, retained in subscriber.messages
+                      if topic.startswith("homeassistant/")]
+        assert "homeassistant/sensor/facenet/last_greeted/config" in discovered
+        assert "homeassistant/binary_sensor/facenet/visitor/config" in discovered
+
+        # Enrolled from that visit, she is greeted by name in another recording.
+        enrolled = run(tmp_path, env, "enroll", "Alexandria", "--from-visitor", "1",
+                       "--images", str(images))
+        assert (images / "Alexandria.jpg").is_file(), enrolled.stdout
+        second = run(tmp_path, env, "--source", str(talking / "WDA_AlexandriaOcasioCortez_000.mp4"),
+                     "--images", str(images), "--headless", "--no-speech", *events)
+        assert re.findall(r"Welcome (.+), have a nice day!", second.stdout) == ["Alexandria"], \
+            second.stdout + second.stderr
+        assert "visitor" not in second.stdout.replace("events:", "")
+        assert subscriber.wait_for(lambda: subscriber.events("facenet/greeting"))
+        greeting = subscriber.events("facenet/greeting")[0]
+        assert greeting["name"] == "Alexandria" and greeting["distance"] < 0.6
+        assert greeting["crop"] is None
+        assert [body["type"] for body, _ in webhook.received] == ["visitor", "greeting"]
+        assert "FACENET_NAME=Alexandria\n" in hook_log.read_text()
+    finally:
+        subscriber.close()
+        webhook.close()
+
+
+def test_strangers_who_come_back_are_one_visitor_each(faces, tmp_path):
+    people = faces / "people"
+    video = tmp_path / "door.avi"
+    write_video(video, [(people / "clapton/clapton_1.jpg", 2), (None, 1),
+                        (people / "biden/biden_2.jpg", 2), (None, 1),
+                        (people / "clapton/clapton_2.jpg", 2), (None, 1)])
+    images, visitors = tmp_path / "images", tmp_path / "visitors"
+    images.mkdir()
+    env = environment(tmp_path, visitors)
+    result = run(tmp_path, env, "--source", str(video), "--images", str(images), "--headless",
+                 "--no-speech", "--visit-gap", "0.01")  # 0.6 s of the video's time
+    assert re.findall(r"visitor (\d+) at the door \(visit (\d+)\)", result.stdout) == \
+        [("1", "1"), ("2", "1"), ("1", "2")], result.stdout + result.stderr
+    page = tmp_path / "visitors.html"
+    listing = run(tmp_path, env, "visitors", "--html", str(page)).stdout
+    assert [line.split()[:2] for line in listing.splitlines()[1:3]] == [["1", "2"], ["2", "1"]]
+    assert page.read_text().count("<img ") == 3
+
+
+def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
+        talking, tmp_path, broker):
+    images, visitors = tmp_path / "images", tmp_path / "visitors"
+    images.mkdir()
+    capture = cv2.VideoCapture(str(talking / "retalking_face3.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and cv2.imwrite(str(images / "Alexandria.jpg"), frame)
+    env = environment(tmp_path, visitors)
+    subscriber = Subscriber(broker.port)
+    greetings = lambda: subscriber.events("facenet/greeting")  # noqa: E731
+    # --cooldown 0: a greeting on (nearly) every frame, so the stream of events shows
+    # whether the frame loop ever waited.
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "facenet.py"), "--source",
+         str(talking / "WDA_AlexandriaOcasioCortez_000.mp4"), "--loop", "--images", str(images),
+         "--headless", "--no-speech", "--cooldown", "0", "--no-visitors", "--mqtt", broker.url],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert subscriber.wait_for(lambda: len(greetings()) >= 10, 120), "no greetings came"
+        broker.stop()
+        down = time.time()
+        time.sleep(3)
+        broker.start()
+        up = time.time()
+        # Wait for greetings made after the broker came back, then stop the greeter.
+        assert subscriber.wait_for(
+            lambda: any(datetime.fromisoformat(g["time"]).timestamp() > up + 1
+                        for g in greetings()), 60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, out + err
+    said = len(re.findall(r"Welcome Alexandria, have a nice day!", out))
+    summary = re.search(r"^processed (\d+) frames in ([\d.]+) s \(([\d.]+) fps\)$", out, re.M)
+    assert summary, out
+    assert re.search(rf"^events: {said} sent to the MQTT broker {broker.url}$", out, re.M), out
+    assert "the connection was lost" in err or "wait and are sent" in err, err
+    assert subscriber.wait_for(lambda: len(greetings()) >= said, 20)
+    received = greetings()
+    frames = [g["frame"] for g in received]
+    # QoS 1 is at least once: the message in flight when the broker stopped may come twice.
+    assert len(set(frames)) == said, f"{said} greetings made, {len(set(frames))} received"
+    assert len(frames) - len(set(frames)) <= 2, "more than the message in flight came twice"
+    # The frame loop went on at its pace while the broker was away: greetings kept being
+    # made (by the event times) and frames kept being processed (by their numbers).
+    times = [datetime.fromisoformat(g["time"]).timestamp() for g in received]
+    during = [(t, f) for t, f in zip(times, frames) if down <= t <= up]
+    assert len(during) >= 2, "no greeting was made while the broker was down"
+    gaps = [b - a for a, b in zip(times, times[1:]) if a >= down - 1 and b <= up + 1]
+    assert max(gaps) < 1.5, f"the greeter paused {max(gaps):.1f} s while the broker was away"
+    outage_fps = (during[-1][1] - during[0][1]) / max(during[-1][0] - during[0][0], 1e-9)
+    print(f"{said} greetings, {len(frames)} received; broker down {up - down:.1f} s, "
+          f"{len(during)} greetings meanwhile at {outage_fps:.1f} frames/s, longest pause "
+          f"{max(gaps):.2f} s; {summary.group(0)}")
+    assert outage_fps > 0.5 * float(summary.group(3)), (outage_fps, summary.group(0))
+    assert not visitors.exists(), "--no-visitors wrote something"
