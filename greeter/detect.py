@@ -182,8 +182,8 @@ class FaceBoxesDetector(FaceDetector):
             rgb = cv2.cvtColor(small, cv2.COLOR_BGRA2RGB)
         else:
             rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        corners, scores = self._network(rgb)
-        corners = corners[scores >= MIN_SCORE] / np.array(
+        corners, _ = self._network(rgb, MIN_SCORE)
+        corners = corners / np.array(
             [size[0] / width, size[1] / height] * 2, np.float32)
         boxes = [(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
                  for x0, y0, x1, y1 in corners]
