@@ -1,0 +1,131 @@
+"""dlib's 5-point face landmark predictor, run in numpy.
+
+face_recognition finds the two corners of each eye and the bottom of the nose
+with dlib's ``shape_predictor`` (shape_predictor_5_face_landmarks.dat) and
+cuts the descriptor's chip from those 5 points. The same predictor, converted
+by tools/convert_shape_predictor.py into ``weights/shape_predictor_5.npz``,
+runs here as dlib runs it (dlib/image_processing/shape_predictor.h):
+
+1. Start from the mean shape, placed in the face box (box corners are the
+   shape's (0, 0) and (1, 1)).
+2. At each of the 15 cascade levels, read 800 grey pixels, each at a fixed
+   offset from one landmark of the current shape (the offset turned and
+   scaled with the shape), and let 500 regression trees of depth 4 each add
+   a correction to the shape. A tree goes left where the difference of two
+   of those pixels exceeds its threshold.
+3. The shape, mapped back through the box, rounded to whole pixels.
+
+Grey is dlib's: (R + G + B) // 3; a pixel outside the image reads 0.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from greeter.paths import WEIGHTS_DIR
+from greeter.weights import WeightsError, load_tensors
+
+DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "shape_predictor_5.npz")
+NUM_POINTS = 5
+
+
+@dataclass(frozen=True)
+class ShapePredictor:
+    """The predictor's arrays (see tools/convert_shape_predictor.py)."""
+
+    initial_shape: np.ndarray    # (5, 2) float32, in box units
+    # Per level, the trees' splits one tree after another (tree * splits + node):
+    split_first: np.ndarray      # (levels, trees * splits) intp: the pixels compared,
+    split_second: np.ndarray     # (levels, trees * splits) intp  first minus second,
+    split_threshold: np.ndarray  # (levels, trees * splits) float32  against this
+    leaf_values: np.ndarray      # (levels, trees * leaves, 10) float32: shape corrections
+    pixel_anchor: np.ndarray     # (levels, pixels) intp: the landmark each pixel follows
+    pixel_delta: np.ndarray      # (levels, pixels, 2) float32: its offset from it, box units
+    trees: int
+    splits: int                  # per tree; leaves = splits + 1
+
+
+def load_shape_predictor(path: str = DEFAULT_WEIGHTS) -> ShapePredictor:
+    """The predictor in ``path``; raises WeightsError naming the file when it is wrong."""
+    arrays = load_tensors(path)
+    try:
+        levels, trees, splits = arrays["split_threshold"].shape
+        leaf_values = arrays["leaf_values"]
+        anchor, delta = arrays["pixel_anchor"], arrays["pixel_delta"]
+        if (leaf_values.shape != (levels, trees, splits + 1, NUM_POINTS, 2)
+                or delta.shape != (*anchor.shape, 2) or len(anchor) != levels):
+            raise ValueError("arrays of the wrong shapes")
+        return ShapePredictor(
+            initial_shape=arrays["initial_shape"].reshape(NUM_POINTS, 2),
+            split_first=arrays["split_pixel_1"].reshape(levels, -1).astype(np.intp),
+            split_second=arrays["split_pixel_2"].reshape(levels, -1).astype(np.intp),
+            split_threshold=arrays["split_threshold"].reshape(levels, -1),
+            leaf_values=leaf_values.reshape(levels, trees * (splits + 1), NUM_POINTS * 2),
+            pixel_anchor=anchor.astype(np.intp), pixel_delta=delta,
+            trees=trees, splits=splits)
+    except (KeyError, ValueError) as error:
+        raise WeightsError(f"weight file {path} is not a 5-point shape predictor ({error}); "
+                           "restore it from the repository (git checkout -- weights/)") from None
+
+
+def _grey_at(image_bgr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """dlib's grey, (R + G + B) // 3, at integer pixels; 0 outside the image."""
+    rows, cols = image_bgr.shape[:2]
+    inside = (xs >= 0) & (ys >= 0) & (xs < cols) & (ys < rows)
+    index = np.where(inside, ys * cols + xs, 0)
+    if image_bgr.ndim == 2:
+        grey = image_bgr.reshape(-1)[index].astype(np.int32)
+    else:
+        channels = image_bgr.shape[2]
+        grey = image_bgr.reshape(-1, channels)[index, :3].astype(np.int32).sum(1) // 3
+    return np.where(inside, grey, 0).astype(np.float32)
+
+
+def _similarity(from_points: np.ndarray, to_points: np.ndarray) -> np.ndarray:
+    """The 2x2 scaled rotation of the least-squares similarity transform from
+    ``from_points`` to ``to_points`` (dlib's find_similarity_transform, whose
+    reflection case cannot arise between two face shapes), as float32."""
+    source = from_points - from_points.mean(0)
+    target = to_points - to_points.mean(0)
+    norm = (source ** 2).sum()
+    cos = (source * target).sum() / norm
+    sin = (source[:, 0] * target[:, 1] - source[:, 1] * target[:, 0]).sum() / norm
+    return np.array([[cos, -sin], [sin, cos]], np.float32)
+
+
+def face_shape(predictor: ShapePredictor, image_bgr: np.ndarray,
+               box: tuple[float, float, float, float]) -> np.ndarray:
+    """The 5 landmarks (5, 2) float64, whole image pixels, of the face in ``box``.
+
+    ``box`` is dlib's rectangle (left, top, right, bottom), right and bottom
+    inclusive, as face_recognition's (top, right, bottom, left) gives it.
+    Points: 0, 1 the outer and inner corner of the eye on the image's left,
+    2, 3 those of the other eye, 4 the bottom of the nose.
+    """
+    left, top, right, bottom = (float(v) for v in box)
+    origin = np.array([left, top])
+    span = np.array([right - left, bottom - top])
+    trees, splits = predictor.trees, predictor.splits
+    tree_splits = np.arange(trees) * splits  # each tree's first split in a level's rows
+    tree_leaves = np.arange(trees) * (splits + 1) - splits  # node - splits is the leaf
+    initial = predictor.initial_shape.astype(np.float64)
+    shape = predictor.initial_shape.copy()
+    for level in range(len(predictor.pixel_anchor)):
+        rotation = _similarity(initial, shape.astype(np.float64))
+        offsets = predictor.pixel_delta[level] @ rotation.T + shape[predictor.pixel_anchor[level]]
+        points = np.floor(origin + offsets.astype(np.float64) * span + 0.5).astype(np.intp)
+        grey = _grey_at(image_bgr, points[:, 0], points[:, 1])
+        first, second = predictor.split_first[level], predictor.split_second[level]
+        threshold = predictor.split_threshold[level]
+        node = np.zeros(trees, np.intp)
+        while node[0] < splits:  # complete trees: all reach the leaves together
+            row = tree_splits + node
+            go_left = grey[first[row]] - grey[second[row]] > threshold[row]
+            node = 2 * node + 2 - go_left
+        corrections = predictor.leaf_values[level][tree_leaves + node]
+        # dlib adds the trees' corrections one by one, in float: so does this sum.
+        shape = np.concatenate([shape.reshape(1, -1), corrections]).sum(0).reshape(-1, 2)
+    return np.floor(origin + shape.astype(np.float64) * span + 0.5)
