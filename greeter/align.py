@@ -95,6 +95,12 @@ def _template_and_points(landmarks: np.ndarray, size: int, padding: float
     return (padding + template) / (2 * padding + 1) * size, points
 
 
+def landmark_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, t): the similarity transform taking dlib's template for these 68 or 5
+    landmarks, in units of the face (0..1, no padding), onto them."""
+    return find_similarity_transform(*_template_and_points(landmarks, 1, 0.0))
+
+
 def face_chip_details(landmarks: np.ndarray, size: int = 150, padding: float = 0.25
                       ) -> tuple[np.ndarray, float, float]:
     """dlib's ``get_face_chip_details`` for one face's 68 or 5 landmarks: the chip

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from greeter import align, landmarks, resnet
+from greeter import align, landmarks, resnet, shape5
 from greeter.detect import Box, face_locations, load_face_detector
 from greeter.paths import WEIGHTS_DIR
 from greeter.photos import PhotoError, read_photo
@@ -75,7 +75,9 @@ class FaceEncoder:
         # once; the networks take turns (they use every core anyway).
         self._network_lock = threading.Lock()
         self.landmark_model = landmarks.load_landmark_model()
+        self.shape_predictor = None
         if network == "dlib":
+            self.shape_predictor = shape5.load_shape_predictor()
             model = resnet.load_dlib_resnet()
             self.threshold = DLIB_THRESHOLD
             self.chip_size, self.chip_padding = resnet.INPUT_SIZE, 0.25
@@ -91,7 +93,8 @@ class FaceEncoder:
         # number of faces in a frame, and none of predict()'s per-call cost.
         self._network = tf.function(lambda batch: model(batch, training=False),
                                     input_signature=[signature], autograph=False)
-        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-"
+        # v2: dlib chips from dlib's 5-point predictor (issue 12), not 68 points.
+        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v2-"
                           f"{self.chip_size}-{self.chip_padding}")
 
     @property
@@ -109,6 +112,21 @@ class FaceEncoder:
             return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
         with self._network_lock:
             points = landmarks.face_landmarks(self.landmark_model, image, boxes)
+        return self.chips_from_landmarks(image, points)
+
+    def chips_from_landmarks(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The network's input chips (N, S, S, 3) RGB uint8 of the faces whose 68
+        landmarks are ``points`` (N, 68, 2) in a BGR image.
+
+        dlib's network gets face_recognition's chips: dlib's 5-point predictor,
+        started from the box dlib's HOG detector would give (estimated from the
+        68 landmarks), places the face on dlib's 5-point template. OpenFace's
+        network gets chips cut from the 68 landmarks.
+        """
+        if self.shape_predictor is not None and len(points):
+            points = np.stack([shape5.face_shape(self.shape_predictor, image,
+                                                 shape5.hog_like_box(face))
+                               for face in points])
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
     def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
@@ -146,8 +164,7 @@ class FaceEncoder:
         is_face = drift <= MAX_LANDMARK_DRIFT
         encodings = np.full((len(boxes), 128), np.nan, np.float32)
         if is_face.any():
-            chips = align.aligned_face_chips(image, points[is_face], self.chip_size,
-                                             self.chip_padding)
+            chips = self.chips_from_landmarks(image, points[is_face])
             encodings[is_face] = self.encodings_of_chips(chips)
         return encodings, is_face
 
@@ -169,6 +186,14 @@ class FaceEncoder:
         box, points = candidates[0], None
         if self.aligned:
             all_points, drift = self._landmarks_and_drift(image, candidates)
+            if drift.min() > MAX_LANDMARK_DRIFT:
+                # A real face in a poor box (off-centre, cut off) is framed well by
+                # its first landmarks, and its landmarks hold still from the second
+                # look on; a box on no face keeps drifting (issue 12: a photo that
+                # face_recognition encodes was refused).
+                with self._network_lock:
+                    all_points = landmarks.look_again(self.landmark_model, image, all_points)
+                    drift = landmarks.landmark_drift(self.landmark_model, image, all_points)
             if drift.min() > MAX_LANDMARK_DRIFT:
                 return None, None, "no clear face found"
             best = int(np.argmin(drift))
@@ -196,7 +221,7 @@ class FaceEncoder:
         if points is None:
             chips = self.face_chips(image, [box])
         else:
-            chips = align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
+            chips = self.chips_from_landmarks(image, points)
         return EncodedPhoto(path, self.encodings_of_chips(chips)[0], note)
 
 

@@ -25,11 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greeter import align
 from greeter.paths import WEIGHTS_DIR
 from greeter.weights import WeightsError, load_tensors
 
 DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "shape_predictor_5.npz")
 NUM_POINTS = 5
+
+# Where dlib's HOG detector puts its box (face_recognition's default, which
+# the predictor was made for), in the units of dlib's 68-point face template
+# (align.landmark_frame): centre (x, y), width, height. Medians over the 265
+# photos where both face_recognition and facenet found a face (issue 12;
+# bench/accuracy.py --fit-box prints them).
+HOG_BOX_IN_FACE = (0.4840, 0.4821, 1.2801, 1.2791)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,17 @@ def load_shape_predictor(path: str = DEFAULT_WEIGHTS) -> ShapePredictor:
     except (KeyError, ValueError) as error:
         raise WeightsError(f"weight file {path} is not a 5-point shape predictor ({error}); "
                            "restore it from the repository (git checkout -- weights/)") from None
+
+
+def hog_like_box(landmarks68: np.ndarray) -> tuple[float, float, float, float]:
+    """The box (left, top, right, bottom) dlib's HOG detector would most likely
+    give the face with these 68 landmarks (x, y): the predictor's start."""
+    a, t = align.landmark_frame(landmarks68)
+    centre = a @ np.array(HOG_BOX_IN_FACE[:2]) + t
+    half = np.hypot(*a[:, 0]) * np.array(HOG_BOX_IN_FACE[2:]) / 2
+    left, top = centre - half
+    right, bottom = centre + half
+    return float(left), float(top), float(right), float(bottom)
 
 
 def _grey_at(image_bgr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
