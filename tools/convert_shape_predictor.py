@@ -31,7 +31,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from greeter.weights import save_tensors
+from greeter.weights import save_tensors  # noqa: E402
 
 OUT_DIR = os.path.join(HERE, "..", "weights")
 OUT_NPZ = "shape_predictor_5.npz"
