@@ -9,9 +9,12 @@ set, with face_recognition (its defaults: HOG boxes, the 5-point predictor,
 one jitter; the largest face of a photo) in the same run:
 
 - self-distance: the L2 distance between facenet's encoding of a photo and
-  face_recognition's encoding of the same photo (median, 95th percentile,
+  face_recognition's encoding of the same face (median, 95th percentile,
   maximum), over the photos both encode; and over all data sets together,
-  each distinct photo (by content) once;
+  each distinct photo (by content) once. In a photo of several faces, the
+  same face is face_recognition's face nearest to facenet's encoding; the
+  photos where that is not its largest face (the two chose different
+  subjects) are counted;
 - labelled sets: every pair of photos at the default threshold: TAR (same
   person accepted) and FAR (different people accepted); TAR where FAR is at
   most 0.001. A photo with no usable face fails each of its pairs;
@@ -137,31 +140,43 @@ def facenet_encodings(paths: list[str], encoder: FaceEncoder) -> tuple[np.ndarra
     return encodings, (time.perf_counter() - started) * 1000 / max(len(paths), 1)
 
 
-def face_recognition_encodings(paths: list[str]) -> tuple[np.ndarray, float] | None:
-    """The face_recognition library's encodings with its defaults (NaN rows where it
-    finds no face) and milliseconds per photo, or None if it is not installed."""
+def face_recognition_encodings(paths: list[str]
+                               ) -> tuple[np.ndarray, list[np.ndarray], float] | None:
+    """The face_recognition library's encodings with its defaults: of each photo's
+    largest face (NaN rows where it finds none), of all its faces (faces, 128),
+    and milliseconds per photo; None if the library is not installed."""
     try:
         import face_recognition
     except ImportError:
         return None
-    encodings = np.full((len(paths), 128), np.nan, np.float32)
+    largest = np.full((len(paths), 128), np.nan, np.float32)
+    every: list[np.ndarray] = []
     started = time.perf_counter()
     for row, path in enumerate(paths):
         image = face_recognition.load_image_file(path, mode="RGB")
-        boxes = face_recognition.face_locations(image)
+        # As facenet does: the largest face is the photo's subject.
+        boxes = sorted(face_recognition.face_locations(image),
+                       key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
+        every.append(np.array(face_recognition.face_encodings(image, boxes),
+                              np.float32).reshape(-1, 128))
         if boxes:
-            # As facenet does: the largest face is the photo's subject.
-            top, right, bottom, left = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-            encodings[row] = face_recognition.face_encodings(image, [(top, right, bottom, left)])[0]
+            largest[row] = every[-1][0]
         else:
             print(f"  face_recognition, no face: {path}", file=sys.stderr)
-    return encodings, (time.perf_counter() - started) * 1000 / max(len(paths), 1)
+    return largest, every, (time.perf_counter() - started) * 1000 / max(len(paths), 1)
 
 
-def self_distances(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """L2 distance of each photo's two encodings, where both sides have one."""
-    both = ~np.isnan(ours[:, 0]) & ~np.isnan(reference[:, 0])
-    return np.linalg.norm(ours[both] - reference[both], axis=1)
+def self_distances(ours: np.ndarray, reference: list[np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per photo that both sides encode: the L2 distance from facenet's encoding to
+    the nearest of face_recognition's faces (``reference``: each photo's faces,
+    largest first), whether that face is not face_recognition's largest, and the
+    photo's row."""
+    rows = [row for row, faces in enumerate(reference)
+            if len(faces) and not np.isnan(ours[row, 0])]
+    distances = [np.linalg.norm(reference[row] - ours[row], axis=1) for row in rows]
+    return (np.array([d.min() for d in distances]),
+            np.array([d.argmin() > 0 for d in distances], bool), np.array(rows, int))
 
 
 def _spread(distances: np.ndarray) -> str:
@@ -237,14 +252,16 @@ def main() -> int:
             sides["facenet, unaligned crop"], _ = facenet_encodings(paths, crop_encoder)
         reference = None if args.no_reference else face_recognition_encodings(paths)
         if reference is not None:
-            sides["face_recognition"], ms = reference
+            sides["face_recognition"], every_face, ms = reference
             print(f"face_recognition: {ms:.0f} ms per photo")
-            distances = self_distances(sides["facenet"], sides["face_recognition"])
-            print(f"self-distance: {_spread(distances)}")
-            both = ~np.isnan(sides["facenet"][:, 0]) & ~np.isnan(sides["face_recognition"][:, 0])
-            for path, distance in zip(np.asarray(paths)[both], distances):
-                with open(path, "rb") as photo:
+            distances, other_subject, rows = self_distances(sides["facenet"], every_face)
+            print(f"self-distance: {_spread(distances)}; facenet's subject is not "
+                  f"face_recognition's largest face in {int(other_subject.sum())}")
+            for row, distance in zip(rows, distances):
+                with open(paths[row], "rb") as photo:
                     all_self[hashlib.sha256(photo.read()).hexdigest()] = float(distance)
+                if distance > 0.1:
+                    print(f"  self-distance {distance:.3f}: {paths[row]}", file=sys.stderr)
         elif not args.no_reference:
             print("(face_recognition is not installed: ./setup.sh --dev adds it)")
         if labels:

@@ -36,6 +36,10 @@ DLIB_THRESHOLD = 0.6
 # or only part of one: then the whole photo is a candidate face box too, if it
 # is roughly face-shaped.
 FACE_SHAPED_ASPECT = (0.6, 1.6)
+# A photo is searched with the cascade's finer classic step between face sizes
+# (OpenCV's 1.1; frames use detect.SCALE_STEP): a photo has time, and at 1.2
+# the cascade missed faces that face_recognition finds (issue 12: an LFW photo).
+PHOTO_SCALE_STEP = 1.1
 # Landmarks that move more than this on a second look (landmarks.landmark_drift)
 # were drawn into a box that holds no whole face.
 MAX_LANDMARK_DRIFT = 0.2
@@ -114,18 +118,20 @@ class FaceEncoder:
             points = landmarks.face_landmarks(self.landmark_model, image, boxes)
         return self.chips_from_landmarks(image, points)
 
-    def chips_from_landmarks(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    def chips_from_landmarks(self, image: np.ndarray, points: np.ndarray,
+                             photo: bool = False) -> np.ndarray:
         """The network's input chips (N, S, S, 3) RGB uint8 of the faces whose 68
         landmarks are ``points`` (N, 68, 2) in a BGR image.
 
         dlib's network gets face_recognition's chips: dlib's 5-point predictor,
         started from the box dlib's HOG detector would give (estimated from the
-        68 landmarks), places the face on dlib's 5-point template. OpenFace's
-        network gets chips cut from the 68 landmarks.
+        68 landmarks; for a ``photo``, from several such boxes), places the face
+        on dlib's 5-point template. OpenFace's network gets chips cut from the
+        68 landmarks.
         """
         if self.shape_predictor is not None and len(points):
-            points = np.stack([shape5.face_shape(self.shape_predictor, image,
-                                                 shape5.hog_like_box(face))
+            shifts = shape5.PHOTO_BOX_SHIFTS if photo else ((0.0, 0.0),)
+            points = np.stack([shape5.landmarks_from_68(self.shape_predictor, image, face, shifts)
                                for face in points])
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
@@ -176,7 +182,7 @@ class FaceEncoder:
         face-shaped image, the whole image. With alignment, the candidate
         whose landmarks hold still on a second look wins, and none if all drift.
         """
-        boxes = face_locations(self.detector, image)
+        boxes = face_locations(self.detector, image, scale_step=PHOTO_SCALE_STEP)
         height, width = image.shape[:2]
         whole = (0, 0, width, height)
         face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]
@@ -221,7 +227,7 @@ class FaceEncoder:
         if points is None:
             chips = self.face_chips(image, [box])
         else:
-            chips = self.chips_from_landmarks(image, points)
+            chips = self.chips_from_landmarks(image, points, photo=True)
         return EncodedPhoto(path, self.encodings_of_chips(chips)[0], note)
 
 
