@@ -153,7 +153,12 @@ def face_recognition_encodings(paths: list[str]
     every: list[np.ndarray] = []
     started = time.perf_counter()
     for row, path in enumerate(paths):
-        image = face_recognition.load_image_file(path, mode="RGB")
+        try:
+            image = face_recognition.load_image_file(path, mode="RGB")
+        except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError is an OSError
+            print(f"  face_recognition, cannot read {path}: {error}", file=sys.stderr)
+            every.append(np.zeros((0, 128), np.float32))
+            continue
         # As facenet does: the largest face is the photo's subject.
         boxes = sorted(face_recognition.face_locations(image),
                        key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)

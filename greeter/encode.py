@@ -40,6 +40,8 @@ FACE_SHAPED_ASPECT = (0.6, 1.6)
 # (OpenCV's 1.1; frames use detect.SCALE_STEP): a photo has time, and at 1.2
 # the cascade missed faces that face_recognition finds (issue 12: an LFW photo).
 PHOTO_SCALE_STEP = 1.1
+# How many of a photo's largest cascade boxes are looked at for a clear face.
+PHOTO_BOXES = 5
 # Landmarks that move more than this on a second look (landmarks.landmark_drift)
 # were drawn into a box that holds no whole face.
 MAX_LANDMARK_DRIFT = 0.2
@@ -174,13 +176,34 @@ class FaceEncoder:
             encodings[is_face] = self.encodings_of_chips(chips)
         return encodings, is_face
 
+    def _steady_face(self, image: np.ndarray, candidates: list[Box],
+                     first: bool = False) -> tuple[int, np.ndarray] | None:
+        """The candidate box whose landmarks hold still (the steadiest one, or with
+        ``first`` the first one that does) and its landmarks (1, 68, 2); None when
+        the landmarks of every candidate drift, even on a second look."""
+        points, drift = self._landmarks_and_drift(image, candidates)
+        if drift.min() > MAX_LANDMARK_DRIFT:
+            # A real face in a poor box (off-centre, cut off) is framed well by
+            # its first landmarks, and its landmarks hold still from the second
+            # look on; a box on no face keeps drifting (issue 12: a photo that
+            # face_recognition encodes was refused).
+            with self._network_lock:
+                points = landmarks.look_again(self.landmark_model, image, points)
+                drift = landmarks.landmark_drift(self.landmark_model, image, points)
+        if drift.min() > MAX_LANDMARK_DRIFT:
+            return None
+        best = int(np.argmax(drift <= MAX_LANDMARK_DRIFT)) if first else int(np.argmin(drift))
+        return best, points[best:best + 1]
+
     def photo_face(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None, str]:
         """The face box to encode in a photo, its landmarks (None without alignment),
         and a note for the user (or why there is no face).
 
         Candidates: the largest face the cascade finds and, for a roughly
         face-shaped image, the whole image. With alignment, the candidate
-        whose landmarks hold still on a second look wins, and none if all drift.
+        whose landmarks hold still on a second look wins; if all drift, the
+        largest of the cascade's next few faces whose landmarks hold still;
+        none if they all drift.
         """
         boxes = face_locations(self.detector, image, scale_step=PHOTO_SCALE_STEP)
         height, width = image.shape[:2]
@@ -191,23 +214,20 @@ class FaceEncoder:
             return None, None, "no face found"
         box, points = candidates[0], None
         if self.aligned:
-            all_points, drift = self._landmarks_and_drift(image, candidates)
-            if drift.min() > MAX_LANDMARK_DRIFT:
-                # A real face in a poor box (off-centre, cut off) is framed well by
-                # its first landmarks, and its landmarks hold still from the second
-                # look on; a box on no face keeps drifting (issue 12: a photo that
-                # face_recognition encodes was refused).
-                with self._network_lock:
-                    all_points = landmarks.look_again(self.landmark_model, image, all_points)
-                    drift = landmarks.landmark_drift(self.landmark_model, image, all_points)
-            if drift.min() > MAX_LANDMARK_DRIFT:
+            found = self._steady_face(image, candidates)
+            if found is None and len(boxes) > 1:
+                # In a busy photo the largest box may hold no face (a pattern, a
+                # poster) while smaller ones hold the people (issue 12).
+                candidates = boxes[1:PHOTO_BOXES]
+                found = self._steady_face(image, candidates, first=True)
+            if found is None:
                 return None, None, "no clear face found"
-            best = int(np.argmin(drift))
-            box, points = candidates[best], all_points[best:best + 1]
+            box, points = candidates[found[0]], found[1]
         if box == whole and box not in boxes:
             return box, points, "no face detected; took the whole image as the face"
         if len(boxes) > 1:
-            return box, points, f"{len(boxes)} faces found; used the largest"
+            which = "the largest" if box == boxes[0] else "the largest clear one"
+            return box, points, f"{len(boxes)} faces found; used {which}"
         return box, points, ""
 
     def encode_photo(self, path: str) -> EncodedPhoto:
