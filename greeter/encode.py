@@ -110,15 +110,16 @@ class FaceEncoder:
             self._per_thread.detector = load_face_detector()
         return self._per_thread.detector
 
-    def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
+    def face_chips(self, image: np.ndarray, boxes: list[Box], photo: bool = False) -> np.ndarray:
+        """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8
+        (cut as for a photo with ``photo``: see :meth:`chips_from_landmarks`)."""
         if not boxes:
             return np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
         if not self.aligned:
             return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
         with self._network_lock:
             points = landmarks.face_landmarks(self.landmark_model, image, boxes)
-        return self.chips_from_landmarks(image, points)
+        return self.chips_from_landmarks(image, points, photo)
 
     def chips_from_landmarks(self, image: np.ndarray, points: np.ndarray,
                              photo: bool = False) -> np.ndarray:
