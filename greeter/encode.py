@@ -45,6 +45,10 @@ PHOTO_BOXES = 5
 # Landmarks that move more than this on a second look (landmarks.landmark_drift)
 # were drawn into a box that holds no whole face.
 MAX_LANDMARK_DRIFT = 0.2
+# In a photo, dlib's 5 points must also agree with the 68 landmarks to this
+# (shape5.landmark_disagreement): a face-shaped photo of a whole person, with
+# the face small in it, held still as "the face" (issue 12).
+MAX_LANDMARK_DISAGREEMENT = 0.12
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,8 @@ class FaceEncoder:
                      first: bool = False) -> tuple[int, np.ndarray] | None:
         """The candidate box whose landmarks hold still (the steadiest one, or with
         ``first`` the first one that does) and its landmarks (1, 68, 2); None when
-        the landmarks of every candidate drift, even on a second look."""
+        the landmarks of every candidate drift, even on a second look, or (dlib's
+        network) disagree with dlib's 5 points."""
         points, drift = self._landmarks_and_drift(image, candidates)
         if drift.min() > MAX_LANDMARK_DRIFT:
             # A real face in a poor box (off-centre, cut off) is framed well by
@@ -191,9 +196,14 @@ class FaceEncoder:
             with self._network_lock:
                 points = landmarks.look_again(self.landmark_model, image, points)
                 drift = landmarks.landmark_drift(self.landmark_model, image, points)
-        if drift.min() > MAX_LANDMARK_DRIFT:
+        steady = drift <= MAX_LANDMARK_DRIFT
+        if self.shape_predictor is not None:
+            steady &= [bool(still) and shape5.landmark_disagreement(
+                self.shape_predictor, image, face) <= MAX_LANDMARK_DISAGREEMENT
+                for still, face in zip(steady, points)]
+        if not steady.any():
             return None
-        best = int(np.argmax(drift <= MAX_LANDMARK_DRIFT)) if first else int(np.argmin(drift))
+        best = int(np.argmax(steady)) if first else int(np.argmin(np.where(steady, drift, np.inf)))
         return best, points[best:best + 1]
 
     def photo_face(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None, str]:

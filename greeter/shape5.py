@@ -108,6 +108,28 @@ def landmarks_from_68(predictor: ShapePredictor, image_bgr: np.ndarray,
                     for shift in shifts], axis=0)
 
 
+# dlib's 5 points as points of the 68-point scheme: outer and inner corner of
+# the eye on the image's right, the same of the other eye, the nose's bottom.
+SAME_POINTS_68 = (45, 42, 36, 39, 33)
+
+
+def landmark_disagreement(predictor: ShapePredictor, image_bgr: np.ndarray,
+                          landmarks68: np.ndarray) -> float:
+    """How far dlib's 5 points, found from the HOG-like box of these 68 landmarks,
+    lie from the same points among the 68: their mean distance, in outer-eye-corner
+    distances.
+
+    Two unrelated models agree on a real face (measured over 282 photo faces:
+    median 0.028, 99th percentile 0.10) and not on a square holding no whole
+    face, into which each draws a face of its own (0.12 to 0.26).
+    """
+    points = np.asarray(landmarks68, np.float64)
+    five = landmarks_from_68(predictor, image_bgr, points)
+    eye_distance = max(float(np.linalg.norm(points[36] - points[45])), 1e-6)
+    return float(np.linalg.norm(five - points[list(SAME_POINTS_68)], axis=1).mean()
+                 / eye_distance)
+
+
 def _leaf_table(splits: int) -> np.ndarray:
     """The leaf (0..splits) a complete tree of ``splits`` splits ends in, for each
     pattern of split outcomes (bit n set: split n goes left); dlib's walk from the

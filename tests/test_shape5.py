@@ -164,3 +164,20 @@ def test_converter_refuses_a_file_that_is_no_predictor():
     from tools.convert_shape_predictor import read_shape_predictor
     with pytest.raises(ValueError, match="version"):
         read_shape_predictor(b"\x01\x07")
+
+
+def test_photo_whose_landmarks_hold_still_without_a_face_is_refused(encoder, faces):
+    """A face-shaped photo whose faces are blacked out: the landmark network draws a
+    steady face into it (it would pass the drift check), but dlib's 5 points
+    disagree with that face, and the photo is refused rather than enrolled."""
+    from greeter.detect import face_locations
+    scene = cv2.imread(str(faces / "scenes/kit_with_rose.jpg"))
+    for x, y, w, h in face_locations(encoder.detector, scene, scale_step=1.05):
+        scene[max(0, y - h // 2):y + h * 3 // 2, max(0, x - w // 2):x + w * 3 // 2] = 0
+    side = min(scene.shape[:2])
+    photo = np.ascontiguousarray(scene[:side, :side])
+    points, drift = encoder._landmarks_and_drift(photo, [(0, 0, side, side)])
+    assert drift[0] <= 0.2, drift  # what made such a photo "the face" before
+    assert shape5.landmark_disagreement(encoder.shape_predictor, photo, points[0]) > 0.12
+    result = encoder.encode_photo_image(photo, "kit_with_rose, faces blacked out")
+    assert result.encoding is None and "no clear face" in result.note, result
