@@ -25,8 +25,8 @@ from accuracy import facenet_encodings, self_distances  # noqa: E402
 # identical to dlib's the network is within 0.002 of dlib's; what is left comes
 # from dlib's HOG box, which our runtime does not have and which moves the 5
 # points by a pixel now and then. Measured on ../shared/faces/people: median
-# 0.042, 95th percentile 0.095, max 0.189 (0.133, 0.23, 0.81 with the 68-point
-# chips and face-api's uint8 weights before); 0.033, 0.086, 0.122 on 99 LFW photos.
+# 0.046, 95th percentile 0.097, max 0.189 (0.133, 0.23, 0.81 with the 68-point
+# chips and face-api's uint8 weights before); 0.032, 0.082, 0.125 on 100 LFW photos.
 SELF_DISTANCE_MEDIAN = 0.05
 SELF_DISTANCE_P95 = 0.10
 SELF_DISTANCE_MAX = 0.25
