@@ -181,3 +181,10 @@ def test_photo_whose_landmarks_hold_still_without_a_face_is_refused(encoder, fac
     assert shape5.landmark_disagreement(encoder.shape_predictor, photo, points[0]) > 0.12
     result = encoder.encode_photo_image(photo, "kit_with_rose, faces blacked out")
     assert result.encoding is None and "no clear face" in result.note, result
+
+
+def test_predictor_file_of_another_network_is_named(tmp_path):
+    from greeter.weights import WeightsError
+    with pytest.raises(WeightsError, match="not a 5-point shape predictor") as raised:
+        shape5.load_shape_predictor(str(REPO / "weights" / "face_landmark_68.npz"))
+    assert "face_landmark_68.npz" in str(raised.value)
