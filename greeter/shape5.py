@@ -152,7 +152,8 @@ def _grey_at(image_bgr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarra
         grey = image_bgr.reshape(-1)[index].astype(np.int32)
     else:
         channels = image_bgr.shape[2]
-        grey = image_bgr.reshape(-1, channels)[index, :3].astype(np.int32).sum(1) // 3
+        pixels = np.take(image_bgr.reshape(-1, channels), index, axis=0)[:, :3]
+        grey = pixels.sum(1, dtype=np.int32) // 3
     return np.where(inside, grey, 0).astype(np.float32)
 
 
@@ -196,7 +197,8 @@ def face_shape(predictor: ShapePredictor, image_bgr: np.ndarray,
         go_left = (grey[predictor.split_first[level]] - grey[predictor.split_second[level]]
                    > predictor.split_threshold[level])
         patterns = go_left.reshape(trees, splits) @ bit_values
-        corrections = predictor.leaf_values[level][tree_leaves + predictor.leaf_of_splits[patterns]]
+        leaves = tree_leaves + predictor.leaf_of_splits[patterns]
+        corrections = np.take(predictor.leaf_values[level], leaves, axis=0)
         # dlib adds the trees' corrections one by one, in float: so does this sum.
         shape = np.concatenate([shape.reshape(1, -1), corrections]).sum(0).reshape(-1, 2)
     return np.floor(origin + shape.astype(np.float64) * span + 0.5)
