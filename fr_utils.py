@@ -58,7 +58,8 @@ def img_path_to_encoding(path: str, model: FaceEncoder) -> np.ndarray:
 
 def faces_to_encodings(face_crops: list[np.ndarray], model: FaceEncoder) -> np.ndarray:
     """Encodings (N, 128) of N BGR face crops (each image is one face), in one network call."""
-    chips = [model.face_chips(crop, [(0, 0, crop.shape[1], crop.shape[0])]) for crop in face_crops]
+    chips = [model.face_chips(crop, [(0, 0, crop.shape[1], crop.shape[0])], photo=True)
+             for crop in face_crops]
     if not chips:
         return np.zeros((0, 128), np.float32)
     return model.encodings_of_chips(np.concatenate(chips))

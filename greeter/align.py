@@ -7,7 +7,8 @@ encoder sees the same here:
 1. A least-squares similarity transform (Umeyama, dlib's
    ``find_similarity_transform``) from dlib's mean face template to 33 of
    the 68 landmarks: eyes, nose and upper lip; jaw, eyebrows and lower lip
-   are left out, as dlib does.
+   are left out, as dlib does. Or, for the 5 landmarks of dlib's 5-point
+   predictor (face_recognition's default), from dlib's 5-point template.
 2. The chip rectangle that transform gives (dlib's ``chip_details``), and its
    corners mapped to the chip's (``centered_drect`` width-1 conventions kept).
 3. When the chip is much smaller than the face (the rectangle is more than
@@ -70,18 +71,42 @@ def find_similarity_transform(from_points: np.ndarray, to_points: np.ndarray
     return c * rotation, mean_to - c * rotation @ mean_from
 
 
-def _template(size: int, padding: float) -> np.ndarray:
-    x = (padding + MEAN_FACE_SHAPE_X[ALIGN_POINTS - 17]) / (2 * padding + 1) * size
-    y = (padding + MEAN_FACE_SHAPE_Y[ALIGN_POINTS - 17]) / (2 * padding + 1) * size
-    return np.stack([x, y], 1)
+# dlib's template for its 5-point predictor (get_face_chip_details): the outer
+# and inner corner of the eye on the image's left, those of the other eye, and
+# the bottom of the nose. A different face placement from the 68-point one.
+FIVE_POINT_TEMPLATE = np.array([
+    [0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
+    [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
+    [0.4901123135679, 0.6277975316475]])
 
 
-def face_chip_details(landmarks68: np.ndarray, size: int = 150, padding: float = 0.25
+def _template_and_points(landmarks: np.ndarray, size: int, padding: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The chip-pixel template and the face's matching landmarks, for 68 or 5 points."""
+    points = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    if len(points) == 5:
+        template = FIVE_POINT_TEMPLATE
+    elif len(points) == 68:
+        template = np.stack([MEAN_FACE_SHAPE_X[ALIGN_POINTS - 17],
+                             MEAN_FACE_SHAPE_Y[ALIGN_POINTS - 17]], 1)
+        points = points[ALIGN_POINTS]
+    else:
+        raise ValueError(f"{len(points)} landmarks; dlib's chips come from 68 or 5")
+    return (padding + template) / (2 * padding + 1) * size, points
+
+
+def landmark_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, t): the similarity transform taking dlib's template for these 68 or 5
+    landmarks, in units of the face (0..1, no padding), onto them."""
+    return find_similarity_transform(*_template_and_points(landmarks, 1, 0.0))
+
+
+def face_chip_details(landmarks: np.ndarray, size: int = 150, padding: float = 0.25
                       ) -> tuple[np.ndarray, float, float]:
-    """dlib's ``get_face_chip_details`` for one face: the chip rectangle's
-    centre (x, y) in image pixels, its width (= height) and its angle (radians)."""
-    points = np.asarray(landmarks68, np.float64).reshape(68, 2)
-    a, t = find_similarity_transform(_template(size, padding), points[ALIGN_POINTS])
+    """dlib's ``get_face_chip_details`` for one face's 68 or 5 landmarks: the chip
+    rectangle's centre (x, y) in image pixels, its width (= height) and its angle
+    (radians)."""
+    a, t = find_similarity_transform(*_template_and_points(landmarks, size, padding))
     p = a @ np.array([1.0, 0.0])
     angle = math.atan2(p[1], p[0])
     scale = math.hypot(p[0], p[1])
@@ -104,13 +129,13 @@ def _chip_affine(corners: np.ndarray, size: int) -> np.ndarray:
     return np.linalg.solve(chip, corners[:3]).T
 
 
-def chip_to_image_transform(landmarks68: np.ndarray, size: int = 150,
+def chip_to_image_transform(landmarks: np.ndarray, size: int = 150,
                             padding: float = 0.25) -> np.ndarray:
     """The 2x3 affine matrix taking chip pixels (x, y, 1) to image pixels.
 
     (``cv2.invertAffineTransform`` of it maps image points into the chip.)
     """
-    centre, width, angle = face_chip_details(landmarks68, size, padding)
+    centre, width, angle = face_chip_details(landmarks, size, padding)
     half = (width - 1) / 2.0
     corners = _rect_corners(centre[0] - half, centre[1] - half,
                             centre[0] + half, centre[1] + half, angle)
@@ -245,12 +270,14 @@ def aligned_face_chips(image_bgr: np.ndarray, landmarks: np.ndarray, size: int =
     ``get_face_chip(rgb, shape, size, padding)`` cuts them.
 
     ``image_bgr`` is BGR (or greyscale, or BGRA) uint8; ``landmarks`` is
-    (N, 68, 2) (x, y) image pixels in dlib's 68-point order.
+    (N, 68, 2) or (N, 5, 2) (x, y) image pixels in the order of dlib's 68-point
+    or 5-point predictor.
     """
-    points = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
+    points = np.asarray(landmarks, np.float64)
     chips = np.zeros((len(points), size, size, 3), np.uint8)
     if len(points) == 0:
         return chips
+    points = points.reshape(len(points), -1, 2)
     bgr = _as_bgr(image_bgr)  # every step is per channel: RGB only at the end
     for index, face in enumerate(points):
         centre, width, angle = face_chip_details(face, size, padding)

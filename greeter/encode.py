@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from greeter import align, landmarks, resnet
+from greeter import align, landmarks, resnet, shape5
 from greeter.detect import (DEFAULT_DETECTOR, Box, FaceDetector, load_face_detector,
                             photo_min_face)
 from greeter.paths import WEIGHTS_DIR
@@ -37,12 +37,16 @@ DLIB_THRESHOLD = 0.6
 # or only part of one: then the whole photo is a candidate face box too, if it
 # is roughly face-shaped.
 FACE_SHAPED_ASPECT = (0.6, 1.6)
+# How many of a photo's largest boxes are looked at for a clear face (a
+# group photo's smaller faces are not who the photo is of).
+PHOTO_BOXES = 5
 # Landmarks that move more than this on a second look (landmarks.landmark_drift)
 # were drawn into a box that holds no whole face.
 MAX_LANDMARK_DRIFT = 0.2
-# A photo's largest faces that are checked for being one (a group photo's
-# smaller faces are not who the photo is of).
-PHOTO_BOXES_CHECKED = 5
+# In a photo, dlib's 5 points must also agree with the 68 landmarks to this
+# (shape5.landmark_disagreement): a face-shaped photo of a whole person, with
+# the face small in it, held still as "the face" (issue 12).
+MAX_LANDMARK_DISAGREEMENT = 0.12
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,9 @@ class FaceEncoder:
         # once; the networks take turns (they use every core anyway).
         self._network_lock = threading.Lock()
         self.landmark_model = landmarks.load_landmark_model()
+        self.shape_predictor = None
         if network == "dlib":
+            self.shape_predictor = shape5.load_shape_predictor()
             model = resnet.load_dlib_resnet()
             self.threshold = DLIB_THRESHOLD
             self.chip_size, self.chip_padding = resnet.INPUT_SIZE, 0.25
@@ -93,7 +99,8 @@ class FaceEncoder:
         # number of faces in a frame, and none of predict()'s per-call cost.
         self._network = tf.function(lambda batch: model(batch, training=False),
                                     input_signature=[signature], autograph=False)
-        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v1-{detector}-"
+        # v2: dlib chips from dlib's 5-point predictor (issue 12), not 68 points.
+        self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v2-{detector}-"
                           f"{self.chip_size}-{self.chip_padding}")
 
     def warm_up(self) -> None:
@@ -104,14 +111,32 @@ class FaceEncoder:
         self.checked_face_encodings(blank, [(270, 130, 100, 100)])
         self.encodings_of_chips(np.zeros((1, self.chip_size, self.chip_size, 3), np.uint8))
 
-    def face_chips(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8."""
+    def face_chips(self, image: np.ndarray, boxes: list[Box], photo: bool = False) -> np.ndarray:
+        """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8
+        (cut as for a photo with ``photo``: see :meth:`chips_from_landmarks`)."""
         if not boxes:
             return np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
         if not self.aligned:
             return np.stack([_crop_chip(image, box, self.chip_size) for box in boxes])
         with self._network_lock:
             points = self._landmarks(image, boxes)
+        return self.chips_from_landmarks(image, points, photo)
+
+    def chips_from_landmarks(self, image: np.ndarray, points: np.ndarray,
+                             photo: bool = False) -> np.ndarray:
+        """The network's input chips (N, S, S, 3) RGB uint8 of the faces whose 68
+        landmarks are ``points`` (N, 68, 2) in a BGR image.
+
+        dlib's network gets face_recognition's chips: dlib's 5-point predictor,
+        started from the box dlib's HOG detector would give (estimated from the
+        68 landmarks; for a ``photo``, from several such boxes), places the face
+        on dlib's 5-point template. OpenFace's network gets chips cut from the
+        68 landmarks.
+        """
+        if self.shape_predictor is not None and len(points):
+            shifts = shape5.PHOTO_BOX_SHIFTS if photo else ((0.0, 0.0),)
+            points = np.stack([shape5.landmarks_from_68(self.shape_predictor, image, face, shifts)
+                               for face in points])
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
     def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
@@ -154,21 +179,46 @@ class FaceEncoder:
         is_face = drift <= MAX_LANDMARK_DRIFT
         encodings = np.full((len(boxes), 128), np.nan, np.float32)
         if is_face.any():
-            chips = align.aligned_face_chips(image, points[is_face], self.chip_size,
-                                             self.chip_padding)
+            chips = self.chips_from_landmarks(image, points[is_face])
             encodings[is_face] = self.encodings_of_chips(chips)
         return encodings, is_face
+
+    def _steady_face(self, image: np.ndarray, candidates: list[Box],
+                     first: bool = False) -> tuple[int, np.ndarray] | None:
+        """The candidate box whose landmarks hold still (the steadiest one, or with
+        ``first`` the first one that does) and its landmarks (1, 68, 2); None when
+        the landmarks of every candidate drift, even on a second look, or (dlib's
+        network) disagree with dlib's 5 points."""
+        points, drift = self._landmarks_and_drift(image, candidates)
+        if drift.min() > MAX_LANDMARK_DRIFT:
+            # A real face in a poor box (off-centre, cut off) is framed well by
+            # its first landmarks, and its landmarks hold still from the second
+            # look on; a box on no face keeps drifting (issue 12: a photo that
+            # face_recognition encodes was refused).
+            with self._network_lock:
+                points = landmarks.look_again(self.landmark_model, image, points)
+                drift = landmarks.landmark_drift(self.landmark_model, image, points)
+        steady = drift <= MAX_LANDMARK_DRIFT
+        if self.shape_predictor is not None:
+            steady &= [bool(still) and shape5.landmark_disagreement(
+                self.shape_predictor, image, face) <= MAX_LANDMARK_DISAGREEMENT
+                for still, face in zip(steady, points)]
+        if not steady.any():
+            return None
+        best = int(np.argmax(steady)) if first else int(np.argmin(np.where(steady, drift, np.inf)))
+        return best, points[best:best + 1]
 
     def photo_face(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None, str]:
         """The face box to encode in a photo, its landmarks (None without alignment),
         and a note for the user (or why there is no face).
 
         The largest face the detector finds whose landmarks hold still on a
-        second look (the detector also boxes things that are no face); for a
-        roughly face-shaped image in which none does, the whole image, if its
-        landmarks hold still: the photo may itself be a tight face crop.
+        second look (the detector also boxes things that are no face) and agree
+        with dlib's 5 points; for a roughly face-shaped image in which none
+        does, the whole image, if its landmarks do: the photo may itself be a
+        tight face crop. None if no candidate holds a clear face.
         """
-        boxes = self.detector.face_locations(image, photo_min_face(image))[:PHOTO_BOXES_CHECKED]
+        boxes = self.detector.face_locations(image, photo_min_face(image))[:PHOTO_BOXES]
         height, width = image.shape[:2]
         whole = (0, 0, width, height)
         face_shaped = FACE_SHAPED_ASPECT[0] <= width / height <= FACE_SHAPED_ASPECT[1]
@@ -177,17 +227,15 @@ class FaceEncoder:
             return None, None, "no face found"
         if not self.aligned:
             return candidates[0], None, ""
-        all_points, drift = self._landmarks_and_drift(image, candidates)
-        steady = [i for i, moved in enumerate(drift) if moved <= MAX_LANDMARK_DRIFT]
-        if not steady:
+        found = self._steady_face(image, candidates, first=True)
+        if found is None:
             return None, None, "no clear face found"
-        best = steady[0]
-        box, points = candidates[best], all_points[best:best + 1]
-        faces = [i for i in steady if candidates[i] != whole]
-        if box == whole:
+        box, points = candidates[found[0]], found[1]
+        if box == whole and box not in boxes:
             return box, points, "no face detected; took the whole image as the face"
-        if len(faces) > 1:
-            return box, points, f"{len(faces)} faces found; used the largest"
+        if len(boxes) > 1:
+            which = "the largest" if box == boxes[0] else "the largest clear one"
+            return box, points, f"{len(boxes)} faces found; used {which}"
         return box, points, ""
 
     def encode_photo(self, path: str) -> EncodedPhoto:
@@ -207,7 +255,7 @@ class FaceEncoder:
         if points is None:
             chips = self.face_chips(image, [box])
         else:
-            chips = align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
+            chips = self.chips_from_landmarks(image, points, photo=True)
         return EncodedPhoto(path, self.encodings_of_chips(chips)[0], note)
 
 

@@ -228,9 +228,19 @@ def face_landmarks(model: keras.Model, image_bgr: np.ndarray,
 REFIND_SCALE = 1.1
 
 
+def look_again(model: keras.Model, image_bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Landmarks (N, 68, 2) found again in a square around each set of ``points``
+    (N, 68, 2): REFIND_SCALE times their extent, centred on them."""
+    low, high = points.min(axis=1), points.max(axis=1)
+    side = (high - low).max(axis=1) * REFIND_SCALE
+    centre = (low + high) / 2
+    return _run(model, image_bgr, np.column_stack([centre - side[:, None] / 2, side]))
+
+
 def landmark_drift(model: keras.Model, image_bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(N,) how far landmarks (N, 68, 2) move when found again in a square around
-    themselves: the mean point movement, in outer-eye-corner distances.
+    themselves (:func:`look_again`): the mean point movement, in outer-eye-corner
+    distances.
 
     The network draws a face into whatever square it is given, so a box on a
     part of a face or on no face yields a plausible-looking but wrong face
@@ -239,11 +249,7 @@ def landmark_drift(model: keras.Model, image_bgr: np.ndarray, points: np.ndarray
     """
     if len(points) == 0:
         return np.zeros(0, np.float32)
-    low, high = points.min(axis=1), points.max(axis=1)
-    side = (high - low).max(axis=1) * REFIND_SCALE
-    centre = (low + high) / 2
-    squares = np.column_stack([centre - side[:, None] / 2, side])
-    again = _run(model, image_bgr, squares)
+    again = look_again(model, image_bgr, points)
     eye_distance = np.linalg.norm(points[:, 36] - points[:, 45], axis=1)
     movement = np.linalg.norm(again - points, axis=2).mean(axis=1)
     return (movement / np.maximum(eye_distance, 1e-6)).astype(np.float32)

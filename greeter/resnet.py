@@ -37,17 +37,16 @@ DEFAULT_WEIGHTS = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "weights", "dlib_resnet.npz"))
 """Absolute path of the shipped weights (tools/convert_recognition_weights.py writes it)."""
 
-# face-api's FaceRecognitionNet subtracts dlib's per-channel mean (RGB), then
-# divides by 255. dlib's input_rgb_image divides by 256; we keep face-api's 255:
-# against dlib the two differ by under 1e-4 in L2, far below the 0.04 that the
-# uint8 weights cost.
+# dlib's input_rgb_image subtracts this per-channel mean (RGB), then divides by
+# 256 (face-api divides by 255). With dlib's own float weights, 256 gives dlib's
+# descriptors to within float16's 0.002; 255 would add about 0.001.
 MEAN_RGB = (122.782, 117.001, 104.298)
-INPUT_DIVISOR = 255.0
+INPUT_DIVISOR = 256.0
 
 # (block name, filters, downsamples) in forward order, as in FaceRecognitionNet.ts.
 # conv256_down_out also halves the grid although face-api's flat-array loader
 # does not mark it "down": it already has 256 input channels.
-_RESIDUAL_BLOCKS = (
+RESIDUAL_BLOCKS = (
     ("conv32_1", 32, False), ("conv32_2", 32, False), ("conv32_3", 32, False),
     ("conv64_down", 64, True), ("conv64_1", 64, False), ("conv64_2", 64, False),
     ("conv64_3", 64, False),
@@ -160,7 +159,7 @@ def dlib_resnet_model() -> keras.Model:
                                    name="normalize")(inputs)
     x = _conv_scale(x, "conv32_down", 32, 7, 2, "valid", relu=True)    # 150 -> 72
     x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="max_pool")(x)  # 72 -> 35
-    for name, filters, down in _RESIDUAL_BLOCKS:
+    for name, filters, down in RESIDUAL_BLOCKS:
         x = (_residual_down if down else _residual)(x, name, filters)  # 35->17->8->4->2
     x = keras.layers.GlobalAveragePooling2D(name="global_avg")(x)
     outputs = keras.layers.Dense(DESCRIPTOR_SIZE, use_bias=False, kernel_initializer="zeros",

@@ -2,7 +2,8 @@
 
 Tensors converted from face-api.js keep that package's uint8 quantisation
 (``value = q * scale + min``, one scale and min per tensor): the shipped file
-then holds exactly the published model at a quarter of float32's size.
+then holds exactly the published model at a quarter of float32's size. Others
+are float32 or float16; every tensor is read back as float32.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def save_tensors(path: str, tensors: dict[str, QuantizedTensor | np.ndarray]) ->
             arrays[name + ":scale"] = np.float64(tensor.scale)
             arrays[name + ":min"] = np.float64(tensor.minimum)
         else:
-            arrays[name] = np.asarray(tensor, dtype=np.float32)
+            tensor = np.asarray(tensor)
+            # float16 is kept (half the size, where its precision is enough).
+            arrays[name] = tensor if tensor.dtype == np.float16 else tensor.astype(np.float32)
     np.savez(path, **arrays)
 
 

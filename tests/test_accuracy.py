@@ -1,8 +1,13 @@
 """Accuracy of the photo-to-encoding path on the labelled photos in ../shared/faces/people.
 
-The target (issue 4): balanced accuracy >= 0.985 at the default threshold,
-with no more false accepts than the face_recognition library's 0.0007 there.
-Measured at the time of writing: 1.000 (TAR 1.000, FAR 0.0000).
+The target (issue 12): no fewer same-person pairs accepted than the
+face_recognition library accepts on the same photos (TAR 0.968: 90 of 93), and
+no more false accepts (FAR 0.0007: 1 of 1,392), at the default threshold.
+Measured at the time of writing: TAR 0.968, FAR 0.0007, as face_recognition.
+The 68-point chips before issue 12 scored 1.000 here, on the photos their
+rules were tuned on, but fell well behind face_recognition on public photos
+nobody here had looked at (LFW: TAR 0.940 against 0.978); the chips are now
+face_recognition's own, and so are the pairs they miss.
 """
 
 from __future__ import annotations
@@ -23,5 +28,5 @@ def test_pair_accuracy_stays_at_target(encoder, faces):
     encodings, _ = facenet_encodings(paths, encoder)
     assert not np.isnan(encodings[:, 0]).any(), "every labelled photo has a usable face"
     rates = pair_figures(encodings, labels, [encoder.threshold])[0]
-    assert rates["balanced"] >= 0.985, rates
-    assert rates["far"] <= 0.0007, rates
+    assert rates["tar"] >= 90 / 93 - 1e-9, rates
+    assert rates["far"] <= 1 / 1392 + 1e-9, rates

@@ -119,7 +119,8 @@ def damaged_copies(source: Path, folder: Path) -> dict[str, Path]:
     return copies
 
 
-@pytest.mark.parametrize("name", ["dlib_resnet.npz", "face_landmark_68.npz"])
+@pytest.mark.parametrize("name", ["dlib_resnet.npz", "face_landmark_68.npz",
+                                  "shape_predictor_5.npz"])
 def test_damaged_weight_file_is_named(name, tmp_path):
     for kind, path in damaged_copies(WEIGHTS / name, tmp_path).items():
         with pytest.raises(WeightsError) as raised:
