@@ -127,6 +127,10 @@ class NewestFrame:
                 frame = self._newest if self._is_new() else None
                 finished = self._closed and (stop_at_once or frame is None)
                 if frame is not None and not finished:
+                    if self._taken_count == 0:
+                        # Frames that came while the program started up were not
+                        # dropped for want of speed: count from the first one taken.
+                        self._put = 1
                     self._taken = frame.index
                     self._taken_count += 1
             # Outside the lock, so that a slow or non-thread-safe callback
