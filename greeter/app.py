@@ -129,7 +129,9 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         for frame in source:
             faces = recogniser.recognise(frame.image, library.gallery, frame.still)
             matches = [face.match for face in faces]
-            names = policy.update([m.name for m in matches if m.known], frame.time, frame.still)
+            known = [face for face in faces if face.match.known]
+            names = policy.update([face.match.name for face in known], frame.time, frame.still,
+                                  [face.track for face in known])
             if names:
                 welcome(names, matches, frame.index, speaker, log, events, source.description)
             if watcher is not None:

@@ -19,17 +19,25 @@ class GreetingPolicy:
     def __init__(self, confirm: int = 3, cooldown: float = 60.0) -> None:
         self.confirm = max(1, confirm)
         self.cooldown = cooldown
-        self._streaks: dict[str, int] = {}
+        self._streaks: dict[str, tuple[int, object]] = {}  # name: (frames, face holding it)
         self._greeted_at: dict[str, float] = {}
 
-    def update(self, names: Iterable[str], time: float, still: bool = False) -> list[str]:
-        """The names to welcome now, given those recognised in this frame at ``time``."""
-        present = list(dict.fromkeys(names))
+    def update(self, names: Iterable[str], time: float, still: bool = False,
+               faces: Iterable[object] | None = None) -> list[str]:
+        """The names to welcome now, given those recognised in this frame at ``time``.
+
+        ``faces``, beside ``names``, says which face (a track number) holds each
+        name: a streak then counts only frames in which the same face holds the
+        name, so that two people taken for one in turn are not one confirmation.
+        """
+        holders = dict(zip(names, faces if faces is not None else [None] * len(names)))
         # One frame without a person breaks their streak: one bad frame never greets.
-        self._streaks = {name: self._streaks.get(name, 0) + 1 for name in present}
+        self._streaks = {name: ((self._streaks[name][0] if name in self._streaks
+                                 and self._streaks[name][1] == face else 0) + 1, face)
+                         for name, face in holders.items()}
         due = []
-        for name in present:
-            confirmed = still or self._streaks[name] >= self.confirm
+        for name in holders:
+            confirmed = still or self._streaks[name][0] >= self.confirm
             last = self._greeted_at.get(name)
             if confirmed and (last is None or time - last >= self.cooldown):
                 self._greeted_at[name] = time

@@ -27,6 +27,17 @@ def test_cooldown_in_source_time_and_groups():
     assert policy.update(["Alice"], 5.1) == ["Alice"]
 
 
+def test_confirming_frames_must_be_of_one_face():
+    """Two faces taken for Alice in turn (a look-alike before she walks in) are
+    not three frames of her: the streak starts again with the other face."""
+    policy = GreetingPolicy(confirm=3, cooldown=10)
+    assert policy.update(["Alice"], 0.0, faces=[7]) == []
+    assert policy.update(["Alice"], 0.1, faces=[7]) == []
+    assert policy.update(["Alice"], 0.2, faces=[9]) == []   # another face holds the name
+    assert policy.update(["Alice"], 0.3, faces=[9]) == []
+    assert policy.update(["Alice"], 0.4, faces=[9]) == ["Alice"]
+
+
 def test_still_photo_confirms_on_its_own():
     policy = GreetingPolicy(confirm=3, cooldown=60)
     assert policy.update(["Carol"], 0.0, still=True) == ["Carol"]
