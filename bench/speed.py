@@ -33,6 +33,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# As the app runs TensorFlow (greeter/cli.py), so that the figures are its figures.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from greeter.capture import open_source  # noqa: E402
 from greeter.database import PhotoLibrary  # noqa: E402
