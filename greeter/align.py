@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
+
+from greeter.photos import as_bgr
 
 # dlib's "average positions of face points 17-67" (interpolation.h).
 MEAN_FACE_SHAPE_X = np.array([
@@ -256,14 +257,6 @@ def _lround(value: float) -> int:
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
-
-
 def aligned_face_chips(image_bgr: np.ndarray, landmarks: np.ndarray, size: int = 150,
                        padding: float = 0.25) -> np.ndarray:
     """(N, size, size, 3) uint8 RGB chips, one per face, as dlib's
@@ -278,7 +271,7 @@ def aligned_face_chips(image_bgr: np.ndarray, landmarks: np.ndarray, size: int =
     if len(points) == 0:
         return chips
     points = points.reshape(len(points), -1, 2)
-    bgr = _as_bgr(image_bgr)  # every step is per channel: RGB only at the end
+    bgr = as_bgr(image_bgr)  # every step is per channel: RGB only at the end
     for index, face in enumerate(points):
         centre, width, angle = face_chip_details(face, size, padding)
         chips[index] = _extract_chip(bgr, centre, width, angle, size)[..., ::-1]

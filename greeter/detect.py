@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from greeter.paths import PROJECT_DIR
+from greeter.photos import as_bgr
 
 Box = tuple[int, int, int, int]
 
@@ -176,13 +177,8 @@ class FaceBoxesDetector(FaceDetector):
         height, width = image.shape[:2]
         size = (max(int(round(width * x_scale)), 1), max(int(round(height * y_scale)), 1))
         interpolation = cv2.INTER_AREA if x_scale < 1 else cv2.INTER_LINEAR
-        small = cv2.resize(image, size, interpolation=interpolation)
-        if small.ndim == 2:
-            rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-        elif small.shape[2] == 4:
-            rgb = cv2.cvtColor(small, cv2.COLOR_BGRA2RGB)
-        else:
-            rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        small = cv2.resize(as_bgr(image), size, interpolation=interpolation)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         corners, _ = self._network(rgb, MIN_SCORE)
         corners = corners / np.array(
             [size[0] / width, size[1] / height] * 2, np.float32)

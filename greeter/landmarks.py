@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from greeter.paths import WEIGHTS_DIR
+from greeter.photos import as_bgr
 from greeter.weights import WeightsError, load_tensors, take_tensor
 
 DEFAULT_WEIGHTS = os.path.join(WEIGHTS_DIR, "face_landmark_68.npz")
@@ -195,10 +196,7 @@ def _squares_from_boxes(boxes: np.ndarray, scale: float, shift: float) -> np.nda
 
 def _run(model: keras.Model, image_bgr: np.ndarray, squares: np.ndarray) -> np.ndarray:
     """Points (N, 68, 2) in image pixels for squares (N, 3): left, top, side."""
-    if image_bgr.ndim == 2:
-        image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
-    elif image_bgr.shape[2] == 4:
-        image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2BGR)
+    image_bgr = as_bgr(image_bgr)
     batch = np.stack([_square_crop(image_bgr, *square) for square in squares])
     batch = batch[..., ::-1].astype(np.float32)  # BGR -> RGB, on the small crops only
     relative = _forward(model, batch).reshape(-1, NUM_POINTS, 2)

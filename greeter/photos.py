@@ -118,6 +118,16 @@ _DECODE_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
                  4: cv2.IMREAD_REDUCED_COLOR_4}
 
 
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """``image`` (BGR, greyscale or BGRA uint8) as 3-channel BGR: the networks and
+    the chip cutter work on three channels, whatever the caller was given."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
 def _decode(data: np.ndarray, flags: int) -> np.ndarray | None:
     """cv2.imdecode, None for any failure; OpenCV's own warnings (which name its
     source files, not the photo) are kept quiet: the caller says what is wrong."""

@@ -85,6 +85,7 @@ class _Track:
     number: int
     box: Box
     looks: list[np.ndarray] = field(default_factory=list)  # the last encodings
+    mean: np.ndarray | None = None  # of the looks: what the track is named from
     match: Match | None = None  # None: not yet seen to hold a face
     encoded: int = 0  # how often it was encoded (a box that held no face included)
     encoded_width: int = 0  # the box's width at the last encoding
@@ -143,8 +144,7 @@ class FaceRecogniser:
             image, [track.box for track in due])
         encoded = time.perf_counter()
         for track, encoding, face in zip(due, encodings, is_face):
-            if face and track.looks and np.linalg.norm(
-                    encoding - np.mean(track.looks, axis=0)) > self.threshold:
+            if face and track.looks and np.linalg.norm(encoding - track.mean) > self.threshold:
                 # Someone else where the face was (people crossing, a cut in
                 # a video): a new face, not a new look of the old one.
                 track.number, track.looks, track.match, track.encoded = (
@@ -153,18 +153,19 @@ class FaceRecogniser:
             track.encoded += 1
             if face:
                 track.looks = (track.looks + [encoding])[-LOOKS_KEPT:]
+                track.mean = np.mean(track.looks, axis=0)
         if gallery is not self._gallery:  # new people: every track is named afresh
             self._gallery = gallery
             due = self._tracks
         named = [track for track in due if track.looks]
-        means = np.array([np.mean(track.looks, axis=0) for track in named], np.float32)
+        means = np.array([track.mean for track in named], np.float32)
         for track, match in zip(named, match_faces(gallery, means, self.threshold)):
             track.match = match
         self.times.seconds["detect"] += detected - started
         self.times.seconds["align+encode"] += encoded - detected
         self.times.seconds["match"] += time.perf_counter() - encoded
         self.times.frames += 1
-        faces = [Face(track.box, track.match, np.mean(track.looks, axis=0), track.number)
+        faces = [Face(track.box, track.match, track.mean, track.number)
                  for track in seen if track.match is not None]
         return one_face_per_person(faces)
 
