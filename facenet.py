@@ -11,7 +11,27 @@ import time
 
 LAUNCHED = time.monotonic()
 
-from greeter.cli import main  # noqa: E402  (after LAUNCHED: start-up time includes imports)
+
+def _run_in_project_environment(missing: str) -> None:
+    """Started by a Python without facenet's packages (`python facenet.py` outside the
+    environment): run again with the project's .venv, or say how to set it up."""
+    environment = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv")
+    python = os.path.join(environment, "Scripts" if os.name == "nt" else "bin",
+                          "python.exe" if os.name == "nt" else "python")
+    if os.path.isfile(python) and os.path.realpath(sys.prefix) != os.path.realpath(environment):
+        os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+    sys.exit(f"error: this Python ({sys.executable}) does not have facenet's packages "
+             f"(no module named {missing!r}). Set them up once with ./setup.sh (or "
+             "pip install -r requirements.txt in a virtual environment), then run "
+             ".venv/bin/python facenet.py")
+
+
+try:
+    from greeter.cli import main  # after LAUNCHED: start-up time includes imports
+except ModuleNotFoundError as error:
+    if error.name is None or error.name.split(".")[0] == "greeter":
+        raise
+    _run_in_project_environment(error.name)
 
 if __name__ == "__main__":
     try:

@@ -14,9 +14,12 @@ from greeter.common import EXIT_FAILURE, EXIT_OK, warn
 from greeter.database import PhotoLibrary, watch_library
 from greeter.detect import DetectorError
 from greeter.draw import Window, display_available, draw_faces
-from greeter.events import GREETING, VISITOR, Event, EventSender, make_sinks, utc_now
+from greeter.events import (GREETING, VISITOR, Event, EventSender, make_sinks, redact_url,
+                            utc_now)
 from greeter.files import make_private_folders
 from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
+from greeter.instance import AlreadyRunning, claim_instance, outbox_path
+from greeter.outbox import Outbox
 from greeter.match import Match
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
@@ -97,19 +100,23 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     _stop_on_sigterm()  # first: a SIGTERM during start-up is a clean stop too
     frames, fps, failed = 0, None, False
     started = last = time.monotonic()
-    source = log = speaker = window = events = watcher = None
+    source = log = speaker = window = events = watcher = instance = None
     stop = threading.Event()
     try:
         try:
-            source = open_source(args.source, loop=args.loop, on_message=warn,
-                                 realtime=args.realtime)
-            log = GreetingLog(args.log) if args.log else None
+            instance = claim_instance(args.images, args.source, _source_words(args.source))
             sinks = make_sinks(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
-            events = EventSender(sinks, on_warning=warn) if sinks else None
+            # First, so that what waited since the last run goes out while the source opens.
+            events = EventSender(sinks, on_warning=warn, outbox=Outbox(
+                outbox_path(args.images, args.source), on_warning=warn)) if sinks else None
+            source = open_source(args.source, loop=args.loop, on_message=warn,
+                                 realtime=args.realtime, wait=args.wait_for_source)
+            log = GreetingLog(args.log) if args.log else None
             # TensorFlow is imported only now, so that a wrong --source or --log fails at once.
             from greeter.encode import FaceEncoder
             encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
-        except (SourceError, GreetingLogError, WeightsError, DetectorError) as error:
+        except (SourceError, GreetingLogError, WeightsError, DetectorError,
+                AlreadyRunning) as error:
             warn(f"error: {error}")
             failed = True
             return EXIT_FAILURE
@@ -176,4 +183,11 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             summary = events.close()
             if not failed:
                 print(summary, flush=True)
+        if instance is not None:
+            instance.release()
     return EXIT_OK
+
+
+def _source_words(source: str) -> str:
+    """How a --source value is named in a message before it is opened."""
+    return f"camera {source}" if source.isascii() and source.isdigit() else redact_url(source)

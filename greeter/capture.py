@@ -36,7 +36,7 @@ def _print_to_stderr(message: str) -> None:
 
 def open_source(spec: str, loop: bool = False,
                 on_message: Callable[[str], None] = _print_to_stderr,
-                realtime: bool = False) -> Source:
+                realtime: bool = False, wait: bool = False) -> Source:
     """The Source that ``spec`` (a --source value) names; see the module docstring.
 
     ``loop`` plays a video, a photo or a folder again and again; live sources
@@ -44,12 +44,14 @@ def open_source(spec: str, loop: bool = False,
     frames the caller is too slow for, as a camera does. ``on_message`` gets one line about each unreadable photo of a
     folder, and when a live source stops delivering frames and when it is
     back; it is called in the thread that iterates the Source.
-    Raises SourceError when the source cannot be opened or read at all.
+    Raises SourceError when the source cannot be opened or read at all, except
+    that with ``wait`` a camera or stream that cannot be opened yet is waited for
+    (a PC that boots faster than its camera).
     """
     if spec.isascii() and spec.isdigit():
-        return open_camera(int(spec), on_message)
+        return open_camera(int(spec), on_message, wait)
     if "://" in spec:
-        return open_stream(spec, on_message)
+        return open_stream(spec, on_message, wait)
     path = os.path.expanduser(spec)
     if os.path.isdir(path):
         photos = list_photos([path])

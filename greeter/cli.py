@@ -24,6 +24,7 @@ COMMANDS = {
     "calibrate": "find the threshold that best tells the people in --images apart",
     "doctor": "check the camera, speech, weights and photos, and report what is wrong",
     "visitors": "list the unknown visitors kept (--html: a page of their photos)",
+    "service": "start the greeter at boot: install, status or uninstall a user service",
 }
 
 
@@ -93,6 +94,13 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             parser.add_argument("--no-speech", action="store_true",
                                 help="skip the speech checks")
             _add_event_options(parser)
+        elif command == "service":
+            parser.usage = "facenet.py service {install [GREETER OPTIONS ...],status,uninstall}"
+            parser.add_argument("action", choices=("install", "status", "uninstall"),
+                                help="install: run the greeter at boot with the options that "
+                                     "follow (as given to python facenet.py: --source, "
+                                     "--webhook, ...), restarted when it fails")
+            return parser
         elif command == "visitors":
             parser.add_argument("--html", metavar="FILE.html",
                                 help="also write a page showing their photos in a grid")
@@ -123,6 +131,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "the program cannot keep up with, as a camera does")
     parser.add_argument("--loop", action="store_true",
                         help="play a file source again and again")
+    parser.add_argument("--wait-for-source", action="store_true",
+                        help="wait for a camera or stream that cannot be opened yet, instead "
+                             "of exit status 1 (as the service does: the PC may start before "
+                             "its camera)")
     visitors = parser.add_argument_group(
         "visitors (unknown faces, kept privately in $FACENET_VISITORS_DIR or the user "
         "data folder)")
@@ -157,10 +169,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """The parsed command line; ``args.command`` is one of COMMANDS."""
     command = argv[0] if argv and argv[0] in COMMANDS else "run"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    if command == "service":
+        args = build_parser(command).parse_args(rest[:1])
+        args.command, args.greeter_argv, args.verbose = command, rest[1:], False
+        if args.action != "install" and args.greeter_argv:
+            build_parser(command).error(f"service {args.action} takes no options")
+        parse_args(args.greeter_argv)  # the greeter's options, checked now: exit 2 if wrong
+        return args
     args = build_parser(command).parse_args(rest)
     args.command = command
     if args.threshold is not None and args.threshold <= 0:
         build_parser(command).error("--threshold must be a positive distance")
+    if (command in ("run", "enroll") and os.path.abspath(args.images) != IMAGES_DIR
+            and not os.path.isdir(args.images)):
+        # A mistyped folder would be created and the greeter would greet nobody.
+        build_parser(command).error(f"--images {args.images}: no such folder; check the path, "
+                                    "or create it and put one photo per person in it")
     if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0):
         build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
                                     "more than 0 days")
@@ -220,6 +244,9 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     if args.command == "visitors":
         from greeter.visitors import visitors_command
         return visitors_command(args)
+    if args.command == "service":
+        from greeter.service import service_command
+        return service_command(args)
     from greeter.app import run_greeter
     return run_greeter(args, launched)
 

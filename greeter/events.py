@@ -9,16 +9,25 @@ Assistant discovery).
 The frame loop never waits for a sink: :meth:`EventSender.emit` only puts the
 event in each sink's bounded queue, and each sink has a worker thread of its
 own, so a slow web server never delays the broker. When a queue is full the
-oldest event goes first, with one warning. A broker that is down or restarts
-is reconnected with growing pauses (MQTT_MIN_DELAY doubling up to
-MQTT_MAX_DELAY) while its events wait; a command that fails or outlives its
-timeout is killed and named once, until it works again. Credentials in a URL
-are sent to the server only: what is shown is :func:`redact_url`'s form.
+oldest event goes first, with one warning.
+
+Every sink waits out a passing failure the same way (:class:`Backoff`): a
+broker that is down or restarts, a web server that cannot be reached, times
+out, or answers 408, 429 or 5xx, is tried again after RETRY_MIN_DELAY seconds,
+doubling up to RETRY_MAX_DELAY (or as long as its ``Retry-After`` asks),
+while its events wait in order. What cannot succeed by waiting (a 4xx answer,
+a command that ran and failed or outlived its timeout) is counted as failed
+and named once, until the sink works again. Events still waiting at exit, or
+when the program is killed, are in the :class:`~greeter.outbox.Outbox` and
+are sent first at the next start. Credentials in a URL are sent to the server
+only: what is shown is :func:`redact_url`'s form.
 """
 
 from __future__ import annotations
 
 import base64
+import email.utils
+import http.client
 import json
 import math
 import os
@@ -33,14 +42,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from greeter.outbox import Outbox
+
 GREETING, VISITOR, TEST = "greeting", "visitor", "test"
-# Events are small: a thousand is minutes of greetings, hours of visits.
-QUEUE_SIZE = 1000
+# Events are small (a few hundred bytes): ten thousand are hours of greetings.
+QUEUE_SIZE = 10_000
 HOOK_TIMEOUT = 10.0
 WEBHOOK_TIMEOUT = 5.0
-MQTT_MIN_DELAY, MQTT_MAX_DELAY = 0.5, 30.0
+# The pauses between tries of a sink that is away, for every sink.
+RETRY_MIN_DELAY, RETRY_MAX_DELAY = 0.5, 30.0
+# A Retry-After longer than this is taken as this: the events would wait for hours.
+RETRY_AFTER_MAX = 300.0
+# How long a sink may be away before it is named (shorter outages are not news).
+AWAY_WARNING_AFTER = 1.0
 MQTT_KEEPALIVE = 30
 # Seconds an acknowledged publish may take before the worker moves on
 # (paho keeps sending an unacknowledged QoS 1 message after a reconnect).
@@ -105,6 +122,58 @@ class EventsError(ValueError):
     """An --mqtt or --webhook value that cannot be used; the message says why."""
 
 
+class Retry(RuntimeError):
+    """A send that failed for a reason that passes (the server away, busy or slow):
+    the event waits and is sent again. ``after``: the seconds the server asked
+    for (``Retry-After``), if it did."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class Backoff:
+    """The growing pauses between tries of a sink that is away: RETRY_MIN_DELAY,
+    doubling up to RETRY_MAX_DELAY; a server's own ``Retry-After`` is honoured
+    (up to RETRY_AFTER_MAX). MQTT's reconnects use the same two bounds."""
+
+    def __init__(self, first: float = RETRY_MIN_DELAY, most: float = RETRY_MAX_DELAY) -> None:
+        self.first, self.most = first, most
+        self._next = first
+
+    def pause(self, asked: float | None = None) -> float:
+        """Seconds to wait before the next try; each call without success doubles it."""
+        pause = self._next
+        self._next = min(self._next * 2, self.most)
+        if asked is not None:
+            pause = max(pause, min(asked, RETRY_AFTER_MAX))
+        return pause
+
+    def reset(self) -> None:
+        """The sink works again: the next outage starts from the first pause."""
+        self._next = self.first
+
+
+class Sink(Protocol):
+    """Where events go; each sink is used from one worker thread.
+
+    ``send`` raises :class:`Retry` when waiting may help (the event is tried
+    again), RuntimeError when it cannot (the event is counted as failed).
+    """
+
+    description: str  # what the user is shown: "webhook http://host/path", credentials hidden
+    problem: str  # why it is away now, for the warning ("" when that is not known)
+
+    def ready(self, wait: float) -> bool:
+        """Whether an event can be sent now; may wait up to ``wait`` seconds to find out."""
+
+    def send(self, event: Event) -> None:
+        """Send one event, or raise Retry or RuntimeError."""
+
+    def close(self) -> None:
+        """Let go of connections; called once, after the last send."""
+
+
 # -- sinks: each sends one event at a time, on its worker's thread ----------
 
 class CommandSink:
@@ -115,12 +184,14 @@ class CommandSink:
         self.command = command
         self.timeout = timeout
         self.description = f"command {command!r}"
+        self.problem = ""
 
     def ready(self, wait: float) -> bool:
         return True
 
     def send(self, event: Event) -> None:
-        """Run the command; raises RuntimeError when it fails or is killed at the timeout."""
+        """Run the command; raises RuntimeError when it fails or is killed at the timeout
+        (it ran: running it again could do twice what it did once)."""
         environment = {**os.environ, **event.environment()}
         # A session of its own, so that the timeout kills what the shell started too.
         process = subprocess.Popen(self.command, shell=True, stdin=subprocess.PIPE,
@@ -162,6 +233,7 @@ class WebhookSink:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise EventsError(f"--webhook {redact_url(url)}: give an http:// or https:// URL")
         self.description = f"webhook {redact_url(url)}"
+        self.problem = ""
         self.timeout = timeout
         self._url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         self._headers = {"Content-Type": "application/json", "User-Agent": "facenet"}
@@ -173,20 +245,43 @@ class WebhookSink:
         return True
 
     def send(self, event: Event) -> None:
-        """POST the event; raises RuntimeError when the server cannot be reached or refuses it."""
+        """POST the event. Raises Retry when the server cannot be reached, times out,
+        breaks the connection or answers 408, 429 or 5xx; RuntimeError for any other
+        error answer (a wrong URL or password: waiting will not help)."""
         request = urllib.request.Request(self._url, event.to_json().encode(), self._headers,
                                          method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as error:
-            raise RuntimeError(f"the server answered {error.code} {error.reason}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise RuntimeError(f"cannot be reached ({reason})") from None
+            answer = f"the server answered {error.code} {error.reason}"
+            if error.code in (408, 429) or error.code >= 500:
+                raise Retry(answer, retry_after(error.headers.get("Retry-After"))) from None
+            raise RuntimeError(answer) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", None) or error or type(error).__name__
+            raise Retry(f"cannot be reached ({reason})") from None
 
     def close(self) -> None:
         pass
+
+
+def retry_after(value: str | None) -> float | None:
+    """The seconds an HTTP ``Retry-After`` header asks for (a number or a date); None if
+    absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
@@ -238,7 +333,7 @@ class MqttSink:
         if user is not None:
             self._client.username_pw_set(user, password)
         self._client.will_set(f"{TOPIC_PREFIX}/status", "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(MQTT_MIN_DELAY, MQTT_MAX_DELAY)
+        self._client.reconnect_delay_set(RETRY_MIN_DELAY, RETRY_MAX_DELAY)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
@@ -286,60 +381,87 @@ class MqttSink:
 # -- the sender: one bounded queue and worker thread per sink ---------------
 
 class _Worker:
-    """Feeds one sink from a bounded queue on a thread of its own."""
+    """Feeds one sink from a bounded queue on a thread of its own, in order: an event
+    that must wait stays first in line until the sink takes it."""
 
-    def __init__(self, sink, size: int, on_warning: Callable[[str], None]) -> None:
+    def __init__(self, sink: Sink, size: int, on_warning: Callable[[str], None],
+                 outbox: Outbox | None) -> None:
         self.sink = sink
         self.sent = self.dropped = self.failed = 0
-        self._queue: deque[Event] = deque()
+        self._queue: deque[tuple[int | None, Event]] = deque()
         self._size = size
         self._on_warning = on_warning
+        self._outbox = outbox
+        self._backoff = Backoff()
         self._warned_full = self._failing = False
-        self._busy = False
-        self._closing = False
-        self._close_wait = 0.0
+        self._away_since: float | None = None
+        self._busy = self._closing = False
+        self._deadline = math.inf
         self._changed = threading.Condition()
+        if outbox is not None:
+            for ident, fields in outbox.waiting(sink.description):
+                self._queue.append((ident, Event(**fields)))
         self._thread = threading.Thread(target=self._run, name=f"events {sink.description}",
                                         daemon=True)
         self._thread.start()
 
     def put(self, event: Event) -> None:
+        ident = None if self._outbox is None else \
+            self._outbox.add(self.sink.description, json.loads(event.to_json()))
         with self._changed:
             if len(self._queue) >= self._size:
-                self._queue.popleft()
+                self._finish(self._queue.popleft()[0])
                 self.dropped += 1
                 if not self._warned_full:
                     self._warned_full = True
                     self._on_warning(
                         f"warning: events for the {self.sink.description} are coming faster "
                         f"than they leave ({self._size} waiting): the oldest are dropped")
-            self._queue.append(event)
+            self._queue.append((ident, event))
             self._changed.notify()
 
+    def _finish(self, ident: int | None) -> None:
+        if self._outbox is not None and ident is not None:
+            self._outbox.done(ident)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` (less if closing ends sooner); False once it is time to stop."""
+        with self._changed:
+            end = min(time.monotonic() + seconds, self._deadline)
+            while time.monotonic() < end:
+                self._changed.wait(end - time.monotonic())
+            return time.monotonic() < self._deadline
+
+    def _away(self, problem: str) -> None:
+        """The sink cannot take events now: named once it has been away a while."""
+        now = time.monotonic()
+        if self._away_since is None:
+            self._away_since = now
+        if not self._failing and now - self._away_since >= AWAY_WARNING_AFTER:
+            self._failing = True
+            self._on_warning(f"warning: {self.sink.description}: {problem or 'not reachable'};"
+                             " events wait and are sent once it is back")
+
     def _run(self) -> None:
-        waited = 0.0
         while True:
             with self._changed:
                 while not self._queue and not self._closing:
                     self._changed.wait()
-                if not self._queue:
+                if not self._queue or time.monotonic() >= self._deadline:
                     return
-            if not self.sink.ready(0.2):
-                waited += 0.2
-                if waited >= 2 * MQTT_MIN_DELAY and not self._failing:
-                    self._failing = True
-                    problem = getattr(self.sink, "problem", "") or "not reachable"
-                    self._on_warning(f"warning: {self.sink.description}: {problem}; events "
-                                     "wait and are sent once it is back")
-                if self._closing and waited >= self._close_wait:
+                item = self._queue[0]
+                self._busy = True
+            ident, event = item
+            try:
+                if not self.sink.ready(0.2):
+                    self._away(self.sink.problem)
+                    continue
+                self.sink.send(event)
+            except Retry as error:
+                self._away(str(error))
+                if not self._pause(self._backoff.pause(error.after)):
                     return
                 continue
-            waited = 0.0
-            with self._changed:
-                event = self._queue.popleft()
-                self._busy = True
-            try:
-                self.sink.send(event)
             except Exception as error:  # a sink must never take the greeter down
                 self.failed += 1
                 if not self._failing:
@@ -351,38 +473,52 @@ class _Worker:
                 if self._failing:
                     self._on_warning(f"{self.sink.description} works again")
                 self._failing = False
+                self._away_since = None
+                self._backoff.reset()
             finally:
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()
+            with self._changed:
+                if self._queue and self._queue[0] is item:  # not dropped from a full queue
+                    self._queue.popleft()
+            self._finish(ident)
 
     def close(self, wait: float) -> int:
-        """Send what is queued for up to ``wait`` seconds, then stop; the number left unsent."""
-        self._close_wait = wait
-        deadline = time.monotonic() + wait
+        """Send what is queued for up to ``wait`` seconds, then stop; the number left
+        unsent (kept in the outbox, if there is one)."""
         with self._changed:
             self._closing = True
+            self._deadline = time.monotonic() + wait
             self._changed.notify_all()
-            while (self._queue or self._busy) and time.monotonic() < deadline:
-                self._changed.wait(deadline - time.monotonic())
-            left = len(self._queue)
-            self._queue.clear()
+            while (self._queue or self._busy) and time.monotonic() < self._deadline:
+                self._changed.wait(self._deadline - time.monotonic())
+            self._deadline = 0.0  # the worker stops at its next look
             self._changed.notify_all()
-        self._thread.join(max(0.0, deadline - time.monotonic()) + 0.5)
+        self._thread.join(HOOK_TIMEOUT)
         self.sink.close()
-        return left
+        with self._changed:
+            return len(self._queue)
 
 
 class EventSender:
     """Sends events to the sinks given, never blocking the caller.
 
     ``on_warning`` receives the warnings (a full queue, a failing sink), each
-    once until the sink works again.
+    once until the sink works again. With an ``outbox``, every event is kept
+    there until it is sent, and the events that waited there since the last
+    run go out first, with their own times.
     """
 
-    def __init__(self, sinks: list, queue_size: int = QUEUE_SIZE,
-                 on_warning: Callable[[str], None] = print) -> None:
-        self._workers = [_Worker(sink, queue_size, on_warning) for sink in sinks]
+    def __init__(self, sinks: list[Sink], queue_size: int = QUEUE_SIZE,
+                 on_warning: Callable[[str], None] = print,
+                 outbox: Outbox | None = None) -> None:
+        self._outbox = outbox
+        if outbox is not None:
+            for sink, count in outbox.others({sink.description for sink in sinks}).items():
+                on_warning(f"{count} events wait for the {sink}, which is not set this time: "
+                           "they stay in the outbox until it is")
+        self._workers = [_Worker(sink, queue_size, on_warning, outbox) for sink in sinks]
 
     def emit(self, event: Event) -> None:
         """Queue ``event`` for every sink; returns at once."""
@@ -392,12 +528,15 @@ class EventSender:
     def close(self, wait: float = 3.0) -> str:
         """Send what is queued (up to ``wait`` seconds), stop; a one-line summary."""
         parts = []
+        kept = "kept for the next start" if self._outbox is not None else "unsent at exit"
         for worker in self._workers:
             left = worker.close(wait)
             lost = worker.dropped + worker.failed + left
             parts.append(f"{worker.sent} sent to the {worker.sink.description}"
                          + (f" ({lost} not: {worker.dropped} dropped, {worker.failed} "
-                            f"failed, {left} unsent at exit)" if lost else ""))
+                            f"failed, {left} {kept})" if lost else ""))
+        if self._outbox is not None:
+            self._outbox.close()
         return "events: " + "; ".join(parts)
 
 

@@ -103,25 +103,36 @@ class _Live(Source):
 
 
 def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapture | None],
-                      advice: str, on_message: Callable[[str], None]) -> _Live:
+                      advice: str, on_message: Callable[[str], None], wait: bool) -> _Live:
     """A live source reading ``make_capture()``'s capture, which it makes again to
-    reconnect; SourceError with ``advice`` when the first one gives no frame."""
+    reconnect. When the first one gives no frame: SourceError with ``advice``, or
+    with ``wait``, tries again with the pauses of a lost source until it does."""
     def reopen() -> cv2.VideoCapture | None:
         capture, _ = first_frame_or_release(make_capture())
         return capture
 
     start = time.monotonic()
     capture, first = first_frame_or_release(make_capture())
+    delay = FIRST_RECONNECT_DELAY_S
+    if capture is None and wait:
+        on_message(f"{description} cannot be opened yet ({advice}); waiting for it...")
+        while capture is None:
+            time.sleep(delay)  # Ctrl+C or SIGTERM ends it
+            delay = min(delay * 2, MAX_RECONNECT_DELAY_S)
+            capture, first = first_frame_or_release(make_capture())
+        on_message(f"{description} is there")
+        start = time.monotonic()
     if capture is None:
         raise SourceError(f"{description} cannot be opened: {advice}")
     return _Live(description, reopen, capture, first, start, on_message)
 
 
-def open_camera(index: int, on_message: Callable[[str], None]) -> Source:
-    """Camera ``index`` as a live Source; SourceError saying what to try when it gives no frame."""
+def open_camera(index: int, on_message: Callable[[str], None], wait: bool = False) -> Source:
+    """Camera ``index`` as a live Source; SourceError saying what to try when it gives no
+    frame, or with ``wait``, waits until it does."""
     return _open_live_source(f"camera {index}", lambda: _camera_capture(index),
                              "is it plugged in and not used by another program? "
-                             + _camera_hint(index), on_message)
+                             + _camera_hint(index), on_message, wait)
 
 
 def _camera_capture(index: int) -> cv2.VideoCapture | None:
@@ -151,11 +162,12 @@ def _camera_hint(index: int) -> str:
     return f"Camera devices found: {', '.join(others)}; try --source {others[0]}, or a video file."
 
 
-def open_stream(url: str, on_message: Callable[[str], None]) -> Source:
-    """The stream at ``url`` as a live Source; SourceError saying what to check when it gives no frame."""
+def open_stream(url: str, on_message: Callable[[str], None], wait: bool = False) -> Source:
+    """The stream at ``url`` as a live Source; SourceError saying what to check when it
+    gives no frame, or with ``wait``, waits until it does."""
     return _open_live_source(f"stream {_without_password(url)}", lambda: _stream_capture(url),
                              "check the address, that the camera is on and reachable from "
-                             "this computer, and its user name and password", on_message)
+                             "this computer, and its user name and password", on_message, wait)
 
 
 def _stream_capture(url: str) -> cv2.VideoCapture:

@@ -27,11 +27,11 @@ from datetime import datetime
 
 import cv2
 import numpy as np
-import platformdirs
 
 from greeter.crops import crop_around, crop_quality
 from greeter.files import make_private_folders, write_atomically
 from greeter.match import face_distance
+from greeter.paths import data_dir
 
 FOLDER_VARIABLE = "FACENET_VISITORS_DIR"
 INDEX = "visitors.json"
@@ -42,8 +42,7 @@ SAVE_EVERY = 10.0
 
 def default_visitors_dir() -> str:
     """$FACENET_VISITORS_DIR, else the ``visitors`` folder in the user's data folder."""
-    return (os.environ.get(FOLDER_VARIABLE)
-            or os.path.join(platformdirs.user_data_dir("facenet", appauthor=False), "visitors"))
+    return os.environ.get(FOLDER_VARIABLE) or os.path.join(data_dir(), "visitors")
 
 
 @dataclass

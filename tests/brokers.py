@@ -119,23 +119,42 @@ class Subscriber:
 
 
 class WebhookServer:
-    """An HTTP server on 127.0.0.1 keeping each POST's JSON body and Authorization header."""
+    """An HTTP server on 127.0.0.1 keeping each POST's JSON body and Authorization header.
 
-    def __init__(self) -> None:
+    ``answer(body)`` decides each reply: a status code, or (code, headers); the
+    default takes every event (204). Only events answered 2xx are kept in
+    ``received``; every POST is in ``posts``. ``port`` 0 picks a free port; give
+    a port to start a server where one was down.
+    """
+
+    def __init__(self, port: int = 0, answer=lambda body: 204) -> None:
         self.received: list[tuple[dict, str | None]] = []
-        received = self.received
+        self.posts: list[dict] = []
+        received, posts = self.received, self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((json.loads(body), self.headers.get("Authorization")))
-                self.send_response(204)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                posts.append(body)
+                reply = answer(body)
+                code, headers = reply if isinstance(reply, tuple) else (reply, {})
+                if code is None:  # break the connection without an answer
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if 200 <= code < 300:
+                    received.append((body, self.headers.get("Authorization")))
+                self.send_response(code)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -16,10 +16,12 @@ FACES = (REPO.parent / "shared" / "faces").resolve()
 
 @pytest.fixture(scope="session", autouse=True)
 def private_visitors_folder(tmp_path_factory) -> Path:
-    """Unknown visitors seen by any test (and the programs it starts) are kept in a
-    temporary folder, never in the user's own data folder."""
+    """Unknown visitors seen by any test (and the programs it starts), the events that
+    wait and the locks of running greeters are kept in temporary folders, never in the
+    user's own data folder."""
     folder = tmp_path_factory.mktemp("visitors")
     os.environ["FACENET_VISITORS_DIR"] = str(folder)
+    os.environ["FACENET_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
     return folder
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
-from brokers import Mosquitto, Subscriber, WebhookServer
+from brokers import Mosquitto, Subscriber, WebhookServer, free_port
 
 from greeter.events import (
     CommandSink,
@@ -16,7 +18,9 @@ from greeter.events import (
     MqttSink,
     WebhookSink,
     redact_url,
+    retry_after,
 )
+from greeter.outbox import Outbox, read_waiting
 
 
 def greeting(number: int, name: str = "Alice") -> Event:
@@ -116,10 +120,111 @@ def test_webhook_down_costs_one_warning_without_the_password():
                          on_warning=warnings.append)
     for number in range(3):
         sender.emit(greeting(number))
-    summary = sender.close(wait=10)
-    assert len(warnings) == 1 and "cannot be reached" in warnings[0]
+    summary = sender.close(wait=2)
+    assert len(warnings) == 1 and "cannot be reached" in warnings[0], warnings
+    assert "events wait" in warnings[0]
     assert "pw" not in warnings[0].replace("***", "") and "me:" not in warnings[0]
-    assert "3 failed" in summary
+    assert "0 failed, 3 unsent at exit" in summary
+
+
+def test_a_webhook_down_then_answering_503_then_up_gets_every_event_once_in_order():
+    port = free_port()
+    warnings: list[str] = []
+    sender = EventSender([WebhookSink(f"http://127.0.0.1:{port}/hook")],
+                         on_warning=warnings.append)
+    for number in range(5):
+        sender.emit(greeting(number))
+    time.sleep(1.5)  # connection refused meanwhile
+    # Then up, but busy: the first three tries are answered 503, as a proxy in front of
+    # a restarting server does.
+    server = WebhookServer(port, lambda body: (503, {"Retry-After": "1"})
+                           if len(server.posts) <= 3 else 204)
+    try:
+        sender.emit(greeting(5))
+        summary = sender.close(wait=30)
+    finally:
+        server.close()
+    assert [body["frame"] for body, _ in server.received] == [0, 1, 2, 3, 4, 5]
+    assert [post["frame"] for post in server.posts[:4]] == [0, 0, 0, 0]
+    assert "6 sent" in summary and " not:" not in summary, summary
+    assert len(warnings) == 2, warnings
+    assert "events wait" in warnings[0] and "works again" in warnings[1]
+
+
+def test_a_slow_or_broken_webhook_is_tried_again_and_a_4xx_is_named_once_as_failed():
+    answers = iter(["slow", None, 204, 404, 404])
+
+    def answer(body):
+        reply = next(answers)
+        if reply == "slow":
+            time.sleep(1.5)  # past the sink's timeout: the greeter gave up waiting
+            return 500
+        return reply
+
+    server = WebhookServer(answer=answer)
+    warnings: list[str] = []
+    try:
+        sender = EventSender([WebhookSink(server.url, timeout=0.5)], on_warning=warnings.append)
+        sender.emit(greeting(1))  # times out, then the connection breaks, then it goes
+        deadline = time.monotonic() + 15
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sender.emit(greeting(2))  # 404: a wrong URL; waiting will not mend it
+        sender.emit(greeting(3))
+        summary = sender.close(wait=10)
+    finally:
+        server.close()
+    assert [body["frame"] for body, _ in server.received] == [1]
+    assert [post["frame"] for post in server.posts] == [1, 1, 1, 2, 3]
+    assert "1 sent" in summary and "2 failed" in summary, summary
+    failures = [w for w in warnings if "failed" in w]
+    assert len(failures) == 1 and "404" in failures[0], warnings
+
+
+def test_retry_after_reads_seconds_and_dates():
+    assert retry_after("7") == 7.0 and retry_after(None) is None and retry_after("soon") is None
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert 25 < retry_after(format_datetime(later, usegmt=True)) <= 30
+
+
+def test_events_waiting_at_exit_are_kept_and_sent_first_at_the_next_start(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    journal = tmp_path / "outbox.jsonl"
+    first = EventSender([WebhookSink(url)], outbox=Outbox(str(journal)))
+    for number in range(3):
+        first.emit(greeting(number))
+    summary = first.close(wait=0.5)
+    assert "3 kept for the next start" in summary, summary
+    assert journal.stat().st_mode & 0o777 == 0o600
+    server = WebhookServer(port)
+    try:
+        second = EventSender([WebhookSink(url)], outbox=Outbox(str(journal)))
+        second.emit(greeting(3))
+        assert "4 sent" in second.close(wait=10)
+    finally:
+        server.close()
+    received = [body for body, _ in server.received]
+    assert [body["frame"] for body in received] == [0, 1, 2, 3]
+    assert received[0]["time"] == greeting(0).time, "the event lost its own time"
+    assert journal.read_text() == "", "sent events are still in the outbox"
+
+
+def test_an_outbox_cut_by_a_kill_is_read_and_keeps_the_newest_past_its_limit(tmp_path):
+    journal = tmp_path / "outbox.jsonl"
+    lines = [json.dumps({"id": n, "sink": "webhook x", "event": json.loads(greeting(n).to_json())})
+             for n in range(6)]
+    lines.append(json.dumps({"done": 0}))
+    journal.write_text("\n".join(lines) + "\n" + lines[0][:25])  # killed mid-line
+    warnings: list[str] = []
+    outbox = Outbox(str(journal), on_warning=warnings.append, limit=3)
+    assert [event["frame"] for _, event in outbox.waiting("webhook x")] == [3, 4, 5]
+    assert len(warnings) == 1 and "2 events waiting for the webhook x were dropped" in warnings[0]
+    ident = outbox.add("webhook x", json.loads(greeting(9).to_json()))
+    outbox.done(ident)
+    outbox.close()
+    again, unreadable = read_waiting(str(journal))
+    assert [event["frame"] for _, event in again.values()] == [3, 4, 5] and unreadable == 0
 
 
 @pytest.fixture
