@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from brokers import Mosquitto, Subscriber, WebhookServer
+from brokers import Mosquitto, Subscriber, WebhookServer, free_port
 from conftest import REPO
 from videos import write_video
 
@@ -188,3 +188,51 @@ def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
           f"{max(gaps):.2f} s; {summary.group(0)}")
     assert outage_fps > 0.5 * float(summary.group(3)), (outage_fps, summary.group(0))
     assert not visitors.exists(), "--no-visitors wrote something"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
+        talking, tmp_path, stop):
+    images, visitors = tmp_path / "images", tmp_path / "visitors"
+    images.mkdir()
+    capture = cv2.VideoCapture(str(talking / "retalking_face3.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and cv2.imwrite(str(images / "Alexandria.jpg"), frame)
+    env = environment(tmp_path, visitors)
+    port = free_port()
+    options = ["--source", str(talking / "WDA_AlexandriaOcasioCortez_000.mp4"), "--images",
+               str(images), "--headless", "--no-speech", "--no-visitors", "--cooldown", "0.3",
+               "--webhook", f"http://127.0.0.1:{port}/hook"]
+    out = tmp_path / "first.txt"
+    with out.open("w") as file:
+        first = subprocess.Popen([sys.executable, str(REPO / "facenet.py"), *options, "--loop"],
+                                 cwd=tmp_path, env=env, stdout=file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while out.read_text().count("Welcome Alexandria") < 3 and time.monotonic() < deadline:
+            assert first.poll() is None, out.read_text()
+            time.sleep(0.1)
+    finally:
+        first.send_signal(stop)
+        first.wait(60)
+    made = out.read_text().count("Welcome Alexandria")
+    assert made >= 3, out.read_text()
+    if stop == signal.SIGTERM:
+        assert re.search(rf"0 sent to the webhook .*{made} kept for the next start", out.read_text())
+    # Up again, but answering 503 for its first tries, as a proxy before a restarting server.
+    server = WebhookServer(port, lambda body: 503 if len(server.posts) <= 2 else 204)
+    try:
+        second = run(tmp_path, env, *options)
+        assert " not:" not in second.stdout, second.stdout
+    finally:
+        server.close()
+    bodies = [body for body, _ in server.received]
+    later = second.stdout.count("Welcome Alexandria")
+    assert len(bodies) == made + later, (made, later, [b["frame"] for b in bodies])
+    before = bodies[:made]
+    assert len({(b["time"], b["frame"]) for b in before}) == made, "a greeting came twice"
+    first_run_times = sorted(b["time"] for b in before)
+    assert all(t < b["time"] for t in first_run_times for b in bodies[made:]), \
+        "the first run's greetings did not go first"

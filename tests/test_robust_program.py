@@ -27,7 +27,7 @@ import psutil
 import pytest
 
 from conftest import REPO
-from streams import MjpegServer, wait_until
+from streams import MjpegServer, free_port, wait_until
 from videos import scene_frame, write_video
 
 ON_LINUX = sys.platform.startswith("linux")
@@ -261,12 +261,28 @@ def test_lost_stream_is_reopened_and_recognition_resumes(faces, obama, tmp_path,
 
 # -- images/ -----------------------------------------------------------------
 
-def test_missing_images_folder_is_created_and_explained(obama, tmp_path, programs):
-    images = tmp_path / "people at the door"
+def test_a_mistyped_images_folder_is_named_and_never_created(obama, tmp_path, programs):
+    images = tmp_path / "people at the dor"
     program = programs(["--source", str(obama["photo"]), "--images", str(images),
                         "--no-speech", "--headless"], env=greeter_env(tmp_path), cwd=tmp_path)
+    assert program.finish(60) == 2, program.text()
+    assert not images.exists()
+    assert any(f"--images {images}: no such folder" in line for line in program.err), \
+        program.text()
+
+
+def test_the_default_images_folder_is_created_private_and_explained(obama, tmp_path, programs):
+    copy = tmp_path / "facenet"
+    ignore = shutil.ignore_patterns("__pycache__", ".openface_cache.npz")
+    shutil.copytree(REPO / "greeter", copy / "greeter", ignore=ignore)
+    shutil.copytree(REPO / "weights", copy / "weights", ignore=ignore)
+    shutil.copy2(REPO / "facenet.py", copy / "facenet.py")
+    program = programs(["--source", str(obama["photo"]), "--no-speech", "--headless"],
+                       env=greeter_env(tmp_path), cwd=tmp_path, script=copy / "facenet.py")
     assert program.finish(120) == 0, program.text()
+    images = copy / "images"
     assert images.is_dir() and not any(images.iterdir())
+    assert images.stat().st_mode & 0o777 == 0o700
     created = [line for line in program.err if line.startswith(f"created {images}")]
     assert created and "one photo per person" in created[0], program.text()
     hint = [line for line in program.err if "nobody to greet yet" in line]
@@ -275,12 +291,50 @@ def test_missing_images_folder_is_created_and_explained(obama, tmp_path, program
     assert_clean(program)
 
 
-def test_created_images_folder_is_private(obama, tmp_path, programs):
-    images = tmp_path / "new" / "images"
-    program = programs(["--source", str(obama["photo"]), "--images", str(images),
-                        "--no-speech", "--headless"], env=greeter_env(tmp_path), cwd=tmp_path)
-    assert program.finish(120) == 0, program.text()
-    assert images.stat().st_mode & 0o777 == 0o700
+def test_a_second_greeter_on_the_same_folder_and_source_names_the_first_and_exits_1(
+        obama, tmp_path, programs):
+    options = ["--source", str(obama["video"]), "--loop", "--images", str(obama["images"]),
+               "--no-speech", "--headless"]
+    first = programs(options, env=greeter_env(tmp_path), cwd=tmp_path)
+    first.wait_for_greetings(1, 120)
+    second = programs(options, env=greeter_env(tmp_path), cwd=tmp_path)
+    assert second.finish(60) == 1, second.text()
+    assert any(f"another greeter (process {first.process.pid}) already watches" in line
+               for line in second.err), second.text()
+    assert second.greetings == []
+    # Another source for the same people (a second door) is fine.
+    other = programs([*options[:1], str(obama["photo"]), *options[3:]],
+                     env=greeter_env(tmp_path), cwd=tmp_path)
+    assert other.finish(120) == 0 and other.greetings == ["Barack"], other.text()
+    first.process.kill()  # however the first one ends, it does not block the next
+    first.finish(10)
+    third = programs(options[:1] + [str(obama["video"])] + options[3:],
+                     env=greeter_env(tmp_path), cwd=tmp_path)
+    assert third.finish(120) == 0 and third.greetings == ["Barack"], third.text()
+
+
+def test_wait_for_source_waits_for_a_camera_that_comes_up_later(faces, obama, tmp_path,
+                                                                programs):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/stream.mjpg"
+    options = ["--source", url, "--images", str(obama["images"]), "--no-speech", "--headless"]
+    # Without it: the quick exit 1 of an interactive start.
+    impatient = programs(options, env=greeter_env(tmp_path), cwd=tmp_path)
+    assert impatient.finish(60) == 1, impatient.text()
+    program = programs([*options, "--wait-for-source"], env=greeter_env(tmp_path), cwd=tmp_path)
+    program.wait_for(program.err, r"cannot be opened yet .* waiting for it", 60)
+    time.sleep(2.0)
+    assert program.process.poll() is None, program.text()
+    server = MjpegServer(port, door_stream(faces), interval=0.1)
+    try:
+        program.wait_for(program.err, rf"stream {re.escape(url)} is there", 60)
+        program.wait_for_greetings(1, 120)
+        program.stop(signal.SIGTERM)
+    finally:
+        server.stop()
+    assert program.finish(10) == 0, program.text()
+    assert program.greetings == ["Barack"]
+    assert_clean(program)
 
 
 # -- weights -----------------------------------------------------------------
