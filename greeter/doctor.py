@@ -77,6 +77,7 @@ def doctor_command(args: argparse.Namespace) -> int:
     check_cache(report)
     check_visitors(report)
     check_events(report, args)
+    check_outbox(report)
     _summary(report)
     return EXIT_FAILURE if report.failed else EXIT_OK
 
@@ -373,3 +374,18 @@ def check_events(report: Report, args: argparse.Namespace) -> None:
                            f"{time.monotonic() - started:.1f} s")
         finally:
             sink.close()
+
+
+def check_outbox(report: Report) -> None:
+    """How many events wait in the greeters' outboxes, for which destination."""
+    from greeter.instance import outbox_paths
+    from greeter.outbox import read_waiting
+    counts: dict[str, int] = {}
+    for path in outbox_paths():
+        for sink, _ in read_waiting(path)[0].values():
+            counts[sink] = counts.get(sink, 0) + 1
+    if not counts:
+        report.add(OK, "events: none wait to be sent")
+    for sink, count in counts.items():
+        report.add(WARN, f"events: {_plural(count, 'event waits', 'events wait')} for the "
+                         f"{sink}; sent first when the greeter starts again with it")

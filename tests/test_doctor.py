@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -129,3 +130,25 @@ def test_visitors_folder_is_reported(tmp_path, monkeypatch, capsys):
     assert re.search(rf"^ok +visitors: 0 visitors \(0 visits\) kept in {tmp_path}/visitors$",
                      out, re.MULTILINE), out
     assert not (tmp_path / "visitors").exists(), "the doctor created the folder"
+
+
+def test_events_waiting_in_an_outbox_are_counted_by_destination(tmp_path, monkeypatch, capsys):
+    from greeter.doctor import Report, check_outbox
+    from greeter.events import Event
+    from greeter.instance import outbox_path
+    from greeter.outbox import Outbox
+    monkeypatch.setenv("FACENET_DATA_DIR", str(tmp_path / "data"))
+    check_outbox(Report())
+    assert re.search(r"^ok +events: none wait to be sent$", capsys.readouterr().out, re.M)
+    outbox = Outbox(outbox_path(str(tmp_path / "images"), "0"))
+    event = Event("greeting", "2026-11-30T10:00:00.000+00:00", 1, "camera 0", name="Alice")
+    for sink in ("webhook http://ha/hook", "webhook http://ha/hook", "MQTT broker mqtt://b"):
+        outbox.add(sink, json.loads(event.to_json()))
+    outbox.close()
+    report = Report()
+    check_outbox(report)
+    out = capsys.readouterr().out
+    assert re.search(r"^warn +events: 2 events wait for the webhook http://ha/hook; sent first",
+                     out, re.M), out
+    assert re.search(r"^warn +events: 1 event waits for the MQTT broker mqtt://b;", out, re.M)
+    assert report.counts["warn"] == 2
