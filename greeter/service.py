@@ -105,6 +105,7 @@ def _failed(result: subprocess.CompletedProcess | None) -> str:
 
 
 def install(options: list[str]) -> int:
+    """Write the service that runs the greeter with ``options`` and start it; exit status."""
     path = service_file()
     if os.path.exists(path) and not _ours(path):
         print(f"error: {path} exists and was not written by facenet; it is left as it is. "
@@ -137,6 +138,7 @@ def install(options: list[str]) -> int:
 
 
 def status() -> int:
+    """Print whether the service is installed and what the service manager says of it."""
     path = service_file()
     if not os.path.exists(path):
         print(f"not installed ({path} does not exist): python facenet.py service install")
@@ -153,6 +155,7 @@ def status() -> int:
 
 
 def uninstall() -> int:
+    """Stop the service and remove its file (only one facenet wrote); exit status."""
     path = service_file()
     if not os.path.exists(path):
         print(f"not installed: {path} does not exist")

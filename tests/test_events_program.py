@@ -43,6 +43,19 @@ def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Completed
     return result
 
 
+def enrolled_from_one_recording(talking: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """images/ with Ocasio-Cortez from a frame of one recording (she is greeted in the
+    other), and a visitors folder not made yet: (images, visitors)."""
+    images, visitors = tmp_path / "images", tmp_path / "visitors"
+    images.mkdir()
+    capture = cv2.VideoCapture(str(talking / "retalking_face3.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and cv2.imwrite(str(images / "Alexandria.jpg"), frame)
+    return images, visitors
+
+
 @pytest.fixture
 def broker(tmp_path):
     broker = Mosquitto(tmp_path / "broker")
@@ -127,13 +140,7 @@ def test_strangers_who_come_back_are_one_visitor_each(faces, tmp_path):
 
 def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
         talking, tmp_path, broker):
-    images, visitors = tmp_path / "images", tmp_path / "visitors"
-    images.mkdir()
-    capture = cv2.VideoCapture(str(talking / "retalking_face3.mp4"))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok and cv2.imwrite(str(images / "Alexandria.jpg"), frame)
+    images, visitors = enrolled_from_one_recording(talking, tmp_path)
     env = environment(tmp_path, visitors)
     subscriber = Subscriber(broker.port)
     greetings = lambda: subscriber.events("facenet/greeting")  # noqa: E731
@@ -193,13 +200,7 @@ def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
         talking, tmp_path, stop):
-    images, visitors = tmp_path / "images", tmp_path / "visitors"
-    images.mkdir()
-    capture = cv2.VideoCapture(str(talking / "retalking_face3.mp4"))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok and cv2.imwrite(str(images / "Alexandria.jpg"), frame)
+    images, visitors = enrolled_from_one_recording(talking, tmp_path)
     env = environment(tmp_path, visitors)
     port = free_port()
     options = ["--source", str(talking / "WDA_AlexandriaOcasioCortez_000.mp4"), "--images",
