@@ -8,7 +8,6 @@ face_recognition library: dev dependencies); tests that need it skip without it.
 from __future__ import annotations
 
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -101,17 +100,6 @@ def test_five_point_chips_are_dlibs(hog_faces, dlib_reference):
         shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in points])
         want = np.array(dlib.get_face_chip(rgb, shape, 150, 0.25))
         np.testing.assert_array_equal(align.aligned_face_chips(bgr, points[None])[0], want)
-
-
-def test_predictor_is_cheap(predictor, hog_faces):
-    bgr, rect, _ = hog_faces[0]
-    box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-    shape5.face_shape(predictor, bgr, box)
-    started = time.perf_counter()
-    for _ in range(20):
-        shape5.face_shape(predictor, bgr, box)
-    ms = (time.perf_counter() - started) / 20 * 1000
-    assert ms < 10, f"{ms:.1f} ms per face (about 2-3 ms on an idle core)"
 
 
 def test_hog_like_box_lands_near_dlibs_points(predictor, hog_faces, encoder):
