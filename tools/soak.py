@@ -254,7 +254,10 @@ def soak(args: argparse.Namespace) -> int:
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         capture.release()
         log = folder / "greetings.csv"
-        env = dict(os.environ, XDG_CACHE_HOME=str(folder / "cache"), PYTHONUNBUFFERED="1")
+        # Its own data folder: no visitor, outbox or lock of the soak in the user's own.
+        env = dict(os.environ, XDG_CACHE_HOME=str(folder / "cache"), PYTHONUNBUFFERED="1",
+                   FACENET_DATA_DIR=str(folder / "data"))
+        env.pop("FACENET_VISITORS_DIR", None)
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         house = HouseWithFaults(video, folder) if args.faults else None
