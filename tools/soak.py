@@ -271,9 +271,13 @@ def soak(args: argparse.Namespace) -> int:
         print(f"soak: {' '.join(command)}", flush=True)
         print(f"soak: {args.minutes:g} min after the first greeting, a sample every "
               f"{interval:g} s, warm-up {warmup:g} s", flush=True)
+        # Ctrl+C as at a terminal, even when this tool runs in the background (where the
+        # shell starts it, and so the program, with SIGINT ignored).
+        restore_ctrl_c = None if sys.platform == "win32" else \
+            (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                                   errors="replace")
+                                   errors="replace", preexec_fn=restore_ctrl_c)
         out: list[str] = []
         err: list[str] = []
         readers = [threading.Thread(target=drain, args=(process.stdout, out), daemon=True),
