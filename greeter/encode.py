@@ -46,8 +46,8 @@ DLIB_THRESHOLD = 0.6
 # (tools/choose_fusion.py; never on the sets README.md reports): a distance
 # of DLIB_UNIT in dlib's encodings counts as much as SFACE_UNIT between two
 # unit SFace features (SFACE_UNIT = sqrt(2 - 2 cos)).
-DLIB_UNIT = 0.881
-SFACE_UNIT = 1.101
+DLIB_UNIT = 1.041
+SFACE_UNIT = 1.301
 FUSED_THRESHOLD = 1.0
 
 # A photo may itself be a tight face crop, in which the cascade finds no face
