@@ -22,8 +22,9 @@ landmarks show it holds no face is left out, and looked at again later.
 
 With two networks (dlib+sface), the second (five times the first's cost) is
 run only where it can change a decision: on a track's first encoding, when
-no look kept has it, and again every SECOND_NETWORK_FRAMES frames while the
-track is within SECOND_NETWORK_NEAR of the threshold (named, or nearly).
+no look kept has it (a track split from another person's is encoded again at
+once for it), and again every SECOND_NETWORK_FRAMES frames while the track is
+within SECOND_NETWORK_NEAR of the threshold (named, or nearly).
 """
 
 from __future__ import annotations
@@ -118,12 +119,19 @@ class _Track:
     def needs_encoding(self, first_looks: int) -> bool:
         return (self.encoded < first_looks
                 or self.frames_since_encoded >= REENCODE_FRAMES
+                # Split from another person's track on a look without the second
+                # network: it cannot be named until it has one (issue 20).
+                or self.looks and self.lacks_second()
                 or not 1 / SIZE_CHANGE_TO_REENCODE < self.box[2] / max(self.encoded_width, 1)
                 < SIZE_CHANGE_TO_REENCODE)
 
+    def lacks_second(self) -> bool:
+        """True when no look kept has the second network's part (or there is no look)."""
+        return all(np.isnan(look[-1]) for look in self.looks)
+
     def needs_second(self, threshold: float) -> bool:
         """Whether this encoding should also run the second network (module docstring)."""
-        if all(np.isnan(look[-1]) for look in self.looks):  # none kept has it (or none yet)
+        if self.lacks_second():
             return True
         return (self.frames_since_second >= SECOND_NETWORK_FRAMES and self.match is not None
                 and self.match.distance <= SECOND_NETWORK_NEAR * threshold)
