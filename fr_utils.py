@@ -1,20 +1,21 @@
 """Image-to-encoding helpers with the classic FaceNet demo's names, and weight loading.
 
     from fr_utils import load_encoder, img_path_to_encoding
-    encoder = load_encoder()                       # dlib ResNet, shipped weights
+    encoder = load_encoder()                       # dlib ResNet + SFace, shipped weights
     alice = img_path_to_encoding("images/alice.jpg", encoder)
 
 ``model`` in these helpers is a :class:`greeter.encode.FaceEncoder`: the
 network together with the face detector and aligner that prepare its input.
-Encodings come back as the network gives them (float32, 128 numbers); compare
-them by L2 distance against ``encoder.threshold``.
+Encodings are float32, ``encoder.width`` numbers (256 for the default
+dlib+sface, 128 for one network); compare them by L2 distance against
+``encoder.threshold``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from greeter.encode import FaceEncoder
+from greeter.encode import DEFAULT_NETWORK, FaceEncoder
 from greeter.openface import load_weights_from_FaceNet  # noqa: F401  (the demo's name)
 from greeter.photos import PhotoError, read_photo
 
@@ -26,9 +27,9 @@ class NoFaceError(ValueError):
     """The image has no usable face."""
 
 
-def load_encoder(network: str = "dlib", weights_dir: str | None = None) -> FaceEncoder:
-    """A FaceEncoder for ``network`` ("dlib", shipped; or "openface", CSV weights in
-    ``weights_dir``)."""
+def load_encoder(network: str = DEFAULT_NETWORK, weights_dir: str | None = None) -> FaceEncoder:
+    """A FaceEncoder for ``network`` ("dlib+sface" or "dlib", shipped; or "openface",
+    CSV weights in ``weights_dir``)."""
     return FaceEncoder(network, weights_dir)
 
 
@@ -57,10 +58,8 @@ def img_path_to_encoding(path: str, model: FaceEncoder) -> np.ndarray:
 
 
 def faces_to_encodings(face_crops: list[np.ndarray], model: FaceEncoder) -> np.ndarray:
-    """Encodings (N, 128) of N BGR face crops (each image is one face), in one network call."""
-    chips = [model.face_chips(crop, [(0, 0, crop.shape[1], crop.shape[0])], photo=True)
-             for crop in face_crops]
-    if not chips:
-        return np.zeros((0, 128), np.float32)
-    return model.encodings_of_chips(np.concatenate(chips))
+    """Encodings (N, model.width) of N BGR face crops (each image is one face)."""
+    encodings = [model.face_encodings(crop, [(0, 0, crop.shape[1], crop.shape[0])], photo=True)
+                 for crop in face_crops]
+    return np.concatenate(encodings) if encodings else np.zeros((0, model.width), np.float32)
 

@@ -1,14 +1,16 @@
 """facenet's photo-to-encoding path against face_recognition's, on photo folders.
 
-    .venv/bin/python bench/accuracy.py [FOLDER ...] [--folds 20] [--crop] [--no-reference]
+    .venv/bin/python bench/accuracy.py [FOLDER ...] [--models dlib+sface,dlib] [--folds 20]
+                                       [--crop] [--no-reference]
 
 Each FOLDER is one data set (default: ../shared/faces/people). A folder whose
 photos all lie in per-person subfolders (FOLDER/person/photo.jpg) is
 labelled; any other folder only counts for the self-distance. For each data
-set, with face_recognition (its defaults: HOG boxes, the 5-point predictor,
-one jitter; the largest face of a photo) in the same run:
+set, each of facenet's ``--models`` at its own default threshold, with
+face_recognition (its defaults: HOG boxes, the 5-point predictor, one
+jitter; the largest face of a photo; 0.6) in the same run:
 
-- self-distance: the L2 distance between facenet's encoding of a photo and
+- self-distance: the L2 distance between facenet's dlib encoding of a photo and
   face_recognition's encoding of the same face (median, 95th percentile,
   maximum), over the photos both encode; and over all data sets together,
   each distinct photo (by content) once. In a photo of several faces, the
@@ -129,7 +131,7 @@ def open_set(encodings: np.ndarray, labels: list[str], threshold: float, folds: 
 
 def facenet_encodings(paths: list[str], encoder: FaceEncoder) -> tuple[np.ndarray, float]:
     """Encodings (NaN rows for failures) and milliseconds per photo."""
-    encodings = np.full((len(paths), 128), np.nan, np.float32)
+    encodings = np.full((len(paths), encoder.width), np.nan, np.float32)
     started = time.perf_counter()
     for row, path in enumerate(paths):
         result = encoder.encode_photo(path)
@@ -192,16 +194,18 @@ def _spread(distances: np.ndarray) -> str:
             f"over {len(distances)} photos")
 
 
-def print_accuracy(sides: dict[str, np.ndarray], labels: list[str], threshold: float,
-                   thresholds: list[float], folds: int) -> None:
-    """The pair and open-set tables of one labelled set, one column per side."""
+def print_accuracy(sides: dict[str, np.ndarray], labels: list[str],
+                   thresholds: dict[str, float], scales: list[float], folds: int) -> None:
+    """The pair and open-set tables of one labelled set, one column per side, each at
+    its own default threshold (``thresholds``), and pair rates at ``scales`` of it."""
     names = list(sides)
-    print("\n| at the default threshold " + f"{threshold} | " + " | ".join(names) + " |")
+    print("\n| at each one's default threshold | "
+          + " | ".join(f"{n} ({thresholds[n]:g})" for n in names) + " |")
     print("|---|" + "---|" * len(names))
-    pairs = {name: pair_figures(enc, labels, thresholds) for name, enc in sides.items()}
-    at_default = {name: next(r for r in rows if r["threshold"] == threshold)
-                  for name, rows in pairs.items()}
-    opens = {name: open_set(enc, labels, threshold, folds) for name, enc in sides.items()}
+    pairs = {name: pair_figures(enc, labels, [scale * thresholds[name] for scale in scales])
+             for name, enc in sides.items()}
+    at_default = {name: rows[scales.index(1.0)] for name, rows in pairs.items()}
+    opens = {name: open_set(enc, labels, thresholds[name], folds) for name, enc in sides.items()}
     rows = [
         ("same-person pairs accepted (TAR)", lambda n: f"{at_default[n]['tar']:.3f}"),
         ("different-person pairs accepted (FAR)", lambda n: f"{at_default[n]['far']:.4f}"),
@@ -218,9 +222,10 @@ def print_accuracy(sides: dict[str, np.ndarray], labels: list[str], threshold: f
     first = opens[names[0]]
     print(f"(open set: {folds} folds, {first.known_visits} known and "
           f"{first.stranger_visits} stranger visits)")
-    print("\n| threshold | " + " | ".join(f"{n} TAR | {n} FAR" for n in names) + " |")
+    print("\n| threshold, x the default | " + " | ".join(f"{n} TAR | {n} FAR" for n in names)
+          + " |")
     print("|---|" + "---|---|" * len(names))
-    for index, value in enumerate(thresholds):
+    for index, value in enumerate(scales):
         print(f"| {value:.2f} | " + " | ".join(
             f"{pairs[n][index]['tar']:.3f} | {pairs[n][index]['far']:.4f}" for n in names) + " |")
 
@@ -228,7 +233,10 @@ def print_accuracy(sides: dict[str, np.ndarray], labels: list[str], threshold: f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="*", default=[DEFAULT_PEOPLE])
-    parser.add_argument("--thresholds", default="0.5,0.55,0.6,0.65")
+    parser.add_argument("--models", default="dlib+sface,dlib",
+                        help="facenet's models to measure, each at its default threshold")
+    parser.add_argument("--scales", default="0.9,0.95,1.05,1.1",
+                        help="pair rates also at these multiples of each default threshold")
     parser.add_argument("--folds", type=int, default=20, help="open-set draws (default 20)")
     parser.add_argument("--crop", action="store_true",
                         help="also measure unaligned cascade crops, for comparison")
@@ -239,9 +247,15 @@ def main() -> int:
     if missing:
         print(f"error: no folder {', '.join(missing)}", file=sys.stderr)
         return 2
-    encoder = FaceEncoder()
-    thresholds = sorted({encoder.threshold, *map(float, args.thresholds.split(","))})
-    crop_encoder = FaceEncoder(aligned=False) if args.crop else None
+    encoders = {f"facenet {model}": FaceEncoder(model) for model in args.models.split(",")}
+    # The self-distance compares dlib's part with face_recognition's encodings.
+    dlib_side = next((name for name, e in encoders.items() if e.network == "dlib"), None)
+    scales = sorted({1.0, *map(float, args.scales.split(","))})
+    thresholds = {name: encoder.threshold for name, encoder in encoders.items()}
+    thresholds["face_recognition"] = 0.6
+    crop_encoder = FaceEncoder("dlib", aligned=False) if args.crop else None
+    if crop_encoder is not None:
+        thresholds["facenet, unaligned crop"] = crop_encoder.threshold
     all_self: dict[str, float] = {}
     for folder in args.folders:
         paths = list_photos([folder])
@@ -251,15 +265,17 @@ def main() -> int:
                 "pairs" if labels else "unlabelled")
         print(f"\n## {folder}: {len(paths)} photos, {kind}")
         sides = {}
-        sides["facenet"], ms = facenet_encodings(paths, encoder)
-        print(f"facenet: {ms:.0f} ms per photo")
+        for name, encoder in encoders.items():
+            sides[name], ms = facenet_encodings(paths, encoder)
+            print(f"{name}: {ms:.0f} ms per photo")
         if crop_encoder is not None:
             sides["facenet, unaligned crop"], _ = facenet_encodings(paths, crop_encoder)
         reference = None if args.no_reference else face_recognition_encodings(paths)
         if reference is not None:
             sides["face_recognition"], every_face, ms = reference
             print(f"face_recognition: {ms:.0f} ms per photo")
-            distances, other_subject, rows = self_distances(sides["facenet"], every_face)
+            distances, other_subject, rows = self_distances(
+                sides[dlib_side] if dlib_side else np.full((len(paths), 128), np.nan), every_face)
             print(f"self-distance: {_spread(distances)}; facenet's subject is not "
                   f"face_recognition's largest face in {int(other_subject.sum())}")
             for row, distance in zip(rows, distances):
@@ -270,7 +286,7 @@ def main() -> int:
         elif not args.no_reference:
             print("(face_recognition is not installed: ./setup.sh --dev adds it)")
         if labels:
-            print_accuracy(sides, labels, encoder.threshold, thresholds, args.folds)
+            print_accuracy(sides, labels, thresholds, scales, args.folds)
     if len(args.folders) > 1 and all_self:
         print(f"\n## all sets, each distinct photo once: self-distance "
               f"{_spread(np.array(list(all_self.values())))}")

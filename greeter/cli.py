@@ -21,7 +21,8 @@ COMMANDS = {
     "encode": "write the encodings of photos to an .npz file",
     "verify": "tell whether two photos show the same person",
     "enroll": "take a photo of NAME at the camera and add it to --images",
-    "calibrate": "find the threshold that best tells the people in --images apart",
+    "calibrate": "find the threshold that keeps strangers from being greeted as the people "
+                 "in --images",
     "doctor": "check the camera, speech, weights and photos, and report what is wrong",
     "visitors": "list the unknown visitors kept (--html: a page of their photos)",
     "service": "start the greeter at boot: install, status or uninstall a user service",
@@ -32,9 +33,13 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     common = parser.add_argument_group("common options")
     common.add_argument("--images", default=IMAGES_DIR, metavar="DIR",
                         help="folder of known people: NAME.jpg or NAME/*.jpg (default: %(default)s)")
-    common.add_argument("--model", choices=("dlib", "openface"), default="dlib",
-                        help="face encoder network (default: %(default)s; openface needs "
-                             "OpenFace's CSV weights in --weights)")
+    # greeter.encode.NETWORKS, not imported: it would import TensorFlow before --help.
+    common.add_argument("--model", choices=("dlib+sface", "dlib", "openface"),
+                        default="dlib+sface",
+                        help="face encoder: dlib+sface, dlib's network and SFace, both "
+                             "must agree (the fused distance); dlib alone, as the "
+                             "face_recognition library; openface needs OpenFace's CSV "
+                             "weights in --weights (default: %(default)s)")
     common.add_argument("--weights", default=WEIGHTS_DIR, metavar="DIR",
                         help="folder of the OpenFace CSV weights for --model openface "
                              "(default: %(default)s)")
@@ -44,7 +49,8 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                              "faces (default: %(default)s)")
     common.add_argument("--threshold", type=float, default=None, metavar="D",
                         help="largest L2 distance that counts as the same person "
-                             "(default: the model's, 0.6 for dlib, 0.52 for openface)")
+                             "(default: the model's, 1.0 for dlib+sface, 0.6 for dlib, "
+                             "0.52 for openface)")
     common.add_argument("--source", default="0", metavar="SRC",
                         help="camera index, video file, image file, folder of images, "
                              "or a stream URL of your own camera (default: camera 0)")
@@ -90,6 +96,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             parser.add_argument("--plot", default="calibration.png", metavar="FILE.png",
                                 help="where to save the plot of the distances "
                                      "(default: %(default)s in the current folder)")
+            parser.add_argument("--strangers", type=float, default=0.01, metavar="RATE",
+                                help="the largest share of strangers the recommended threshold "
+                                     "may greet (default: %(default)g)")
         elif command == "doctor":
             parser.add_argument("--no-speech", action="store_true",
                                 help="skip the speech checks")
@@ -267,7 +276,7 @@ def encode_command(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
     if encoder is None:
         return EXIT_FAILURE
-    encodings = np.full((len(photos), 128), np.nan, np.float32)
+    encodings = np.full((len(photos), encoder.width), np.nan, np.float32)
     for row, path in enumerate(photos):
         result = encoder.encode_photo(path)
         if result.encoding is None:

@@ -97,10 +97,11 @@ class EncodingCache:
     """
 
     def __init__(self, cache_dir: str | None, encoder_key: str,
-                 on_message: Callable[[str], None]) -> None:
+                 on_message: Callable[[str], None], width: int = 128) -> None:
         self.path = (os.path.join(cache_dir, f"encodings-{encoder_key}.npz")
                      if cache_dir else None)
         self.on_message = on_message
+        self.width = width  # numbers per encoding
         self.digests: dict[PhotoFile, str] = {}
         self.entries: dict[str, tuple[np.ndarray | None, str]] = {}
         self.changed = False
@@ -113,7 +114,7 @@ class EncodingCache:
                 columns = [data[key] for key in ("paths", "sizes", "mtimes", "digests",
                                                  "encodings", "notes")]
             paths, sizes, mtimes, digests, encodings, notes = columns
-            if (encodings.ndim != 2 or encodings.shape[1] != 128
+            if (encodings.ndim != 2 or encodings.shape[1] != self.width
                     or len({len(column) for column in columns}) != 1):
                 raise ValueError("its arrays do not fit together")
             files = zip(paths, sizes, mtimes, digests)
@@ -130,7 +131,7 @@ class EncodingCache:
             return
         kept = [photo for photo in photos if photo in self.digests]
         digests = [self.digests[photo] for photo in kept]
-        encodings = np.full((len(kept), 128), np.nan, np.float32)
+        encodings = np.full((len(kept), self.width), np.nan, np.float32)
         for row, digest in enumerate(digests):
             if self.entries[digest][0] is not None:
                 encodings[row] = self.entries[digest][0]
@@ -164,7 +165,7 @@ class PhotoLibrary:
         self.encoder = encoder
         self.on_message = on_message or (lambda text: print(text, file=sys.stderr))
         self.cache = EncodingCache(cache_dir if cache_dir is not None else default_cache_dir(),
-                                   encoder.cache_key, self.on_message)
+                                   encoder.cache_key, self.on_message, encoder.width)
         self.gallery = Gallery.empty()
         self.photo_counts: dict[str, int] = {}
         self.skipped: dict[str, str] = {}
@@ -215,7 +216,7 @@ class PhotoLibrary:
         self.skipped = skipped
         self.photo_counts = dict(sorted(Counter(names).items()))
         self.photo_paths = tuple(paths)
-        self.gallery = Gallery(tuple(names), np.array(encodings, np.float32).reshape(-1, 128))
+        self.gallery = Gallery(tuple(names), np.array(encodings, np.float32).reshape(-1, self.encoder.width))
         self._seen = tuple(photos)
         return True
 

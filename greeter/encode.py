@@ -1,11 +1,19 @@
-"""Faces to 128-number encodings: landmarks, an aligned chip, then the network.
+"""Faces to encodings: landmarks, aligned chips, then one or two networks.
 
-Two networks can do the last step:
-- ``dlib`` (the default, shipped): dlib's ResNet face descriptor, 150x150 RGB
-  chips, encodings not L2-normalised.
+The ``--model`` choices:
+- ``dlib+sface`` (the default, shipped): dlib's ResNet face descriptor on
+  150x150 RGB chips and OpenCV Zoo's SFace on 112x112 ArcFace chips, both
+  cut from the same landmarks. The encoding is 256 numbers: dlib's 128
+  divided by DLIB_UNIT, then SFace's L2-normalised 128 divided by SFACE_UNIT,
+  so that the plain L2 distance between two encodings is the fused score
+  sqrt((dlib distance / DLIB_UNIT)^2 + (SFace distance / SFACE_UNIT)^2) and
+  one threshold (FUSED_THRESHOLD) decides, as for one network. A part that was
+  not computed (the recogniser skips SFace where it cannot change a decision)
+  is NaN.
+- ``dlib``: dlib's network alone, 128 numbers, not L2-normalised (face_recognition's).
 - ``openface``: the classic demo's Keras Inception network with OpenFace's CSV
   weights, which the user supplies; 96x96 chips, L2-normalised encodings.
-Every threshold is a plain L2 distance between two encodings of one network.
+Every threshold is a plain L2 distance between two encodings of one model.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from greeter import align, landmarks, resnet, shape5
+from greeter import align, landmarks, resnet, sface, shape5
 from greeter.detect import (DEFAULT_DETECTOR, Box, FaceDetector, load_face_detector,
                             photo_min_face)
 from greeter.paths import WEIGHTS_DIR
-from greeter.photos import PhotoError, read_photo
+from greeter.photos import PhotoError, as_bgr, read_photo
 
-NETWORKS = ("dlib", "openface")
+FUSED = "dlib+sface"
+NETWORKS = (FUSED, "dlib", "openface")
+DEFAULT_NETWORK = FUSED
 
 # Grappler's remapper cannot fuse the landmark network's nested sums and logs
 # an alarming "remapper failed" error at every start; without it the networks
@@ -32,6 +42,13 @@ tf.config.optimizer.set_experimental_options({"remapping": False})
 
 # Chosen on ../shared/faces/people with bench/accuracy.py; see README.md.
 DLIB_THRESHOLD = 0.6
+# The fused model's scales and threshold, chosen on the IMM face database
+# (tools/choose_fusion.py; never on the sets README.md reports): a distance
+# of DLIB_UNIT in dlib's encodings counts as much as SFACE_UNIT between two
+# unit SFace features (SFACE_UNIT = sqrt(2 - 2 cos)).
+DLIB_UNIT = 1.041
+SFACE_UNIT = 1.301
+FUSED_THRESHOLD = 1.0
 
 # A photo may itself be a tight face crop, in which the cascade finds no face
 # or only part of one: then the whole photo is a candidate face box too, if it
@@ -62,18 +79,20 @@ class EncodedPhoto:
 class FaceEncoder:
     """Encodes faces in images with one network; load once, use for every frame."""
 
-    def __init__(self, network: str = "dlib", weights_dir: str | None = None,
+    def __init__(self, network: str = DEFAULT_NETWORK, weights_dir: str | None = None,
                  aligned: bool = True, detector: str = DEFAULT_DETECTOR) -> None:
         """Load the face detector called ``detector``, the landmark network and
-        ``network``'s weights.
+        ``network``'s weights (one of NETWORKS).
 
         ``weights_dir`` holds the OpenFace CSV export for ``network="openface"``
         (default: the project's ``weights/``). ``aligned=False`` encodes plain
-        cascade crops instead of aligned chips (for the accuracy benchmark).
-        Raises WeightsError or DetectorError naming the file that is wrong.
+        cascade crops instead of aligned chips (for the accuracy benchmark; dlib
+        alone). Raises WeightsError or DetectorError naming the file that is wrong.
         """
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
+        if not aligned and network == FUSED:
+            raise ValueError("unaligned crops are for one network; use network='dlib'")
         self.network = network
         self.aligned = aligned
         self.detector: FaceDetector = load_face_detector(detector)
@@ -82,12 +101,22 @@ class FaceEncoder:
         self._network_lock = threading.Lock()
         self.landmark_model = landmarks.load_landmark_model()
         self.shape_predictor = None
-        if network == "dlib":
+        self.sface: sface.SFace | None = None
+        # The first network's scale in the encoding (the fused model's DLIB_UNIT).
+        self._first_unit = 1.0
+        # The share of the threshold beyond which the first network alone says
+        # "another person" (recognise.py splits a track there): dlib's own 0.6.
+        self.first_part_share = 1.0
+        if network in ("dlib", FUSED):
             self.shape_predictor = shape5.load_shape_predictor()
             model = resnet.load_dlib_resnet()
             self.threshold = DLIB_THRESHOLD
             self.chip_size, self.chip_padding = resnet.INPUT_SIZE, 0.25
             signature = tf.TensorSpec((None, self.chip_size, self.chip_size, 3), tf.float32)
+            if network == FUSED:
+                self.sface = sface.SFace()
+                self.threshold, self._first_unit = FUSED_THRESHOLD, DLIB_UNIT
+                self.first_part_share = DLIB_THRESHOLD / DLIB_UNIT / FUSED_THRESHOLD
         else:
             from greeter import openface  # builds the Inception network only when asked for
             model = openface.load_openface_model(weights_dir or WEIGHTS_DIR)
@@ -95,6 +124,10 @@ class FaceEncoder:
             # OpenFace's own alignment fills the 96-pixel square with the face.
             self.chip_size, self.chip_padding = openface.OPENFACE_INPUT_SIZE, 0.0
             signature = tf.TensorSpec((None, 3, self.chip_size, self.chip_size), tf.float32)
+        # The encoding's columns per network: (start, stop) of each part.
+        self.parts: tuple[tuple[int, int], ...] = ((0, 128),) if self.sface is None else (
+            (0, 128), (128, 128 + sface.FEATURE_SIZE))
+        self.width = self.parts[-1][1]
         # A fixed signature with a free batch size: one trace, whatever the
         # number of faces in a frame, and none of predict()'s per-call cost.
         self._network = tf.function(lambda batch: model(batch, training=False),
@@ -102,6 +135,8 @@ class FaceEncoder:
         # v2: dlib chips from dlib's 5-point predictor (issue 12), not 68 points.
         self.cache_key = (f"{network}-{'aligned' if aligned else 'crop'}-v2-{detector}-"
                           f"{self.chip_size}-{self.chip_padding}")
+        if self.sface is not None:  # the scales are part of what is stored
+            self.cache_key += f"-{DLIB_UNIT}-{SFACE_UNIT}"
 
     def warm_up(self) -> None:
         """Run every network once, so that the first face seen is not kept waiting
@@ -110,6 +145,8 @@ class FaceEncoder:
         self.detector.face_locations(blank)
         self.checked_face_encodings(blank, [(270, 130, 100, 100)])
         self.encodings_of_chips(np.zeros((1, self.chip_size, self.chip_size, 3), np.uint8))
+        if self.sface is not None:
+            self.sface.unit_features(np.zeros((1, sface.CHIP_SIZE, sface.CHIP_SIZE, 3), np.uint8))
 
     def face_chips(self, image: np.ndarray, boxes: list[Box], photo: bool = False) -> np.ndarray:
         """The network's input chips for ``boxes`` in a BGR image: (N, S, S, 3) RGB uint8
@@ -140,18 +177,45 @@ class FaceEncoder:
         return align.aligned_face_chips(image, points, self.chip_size, self.chip_padding)
 
     def encodings_of_chips(self, chips: np.ndarray) -> np.ndarray:
-        """The network's encodings (N, 128) float32 of RGB uint8 chips (N, S, S, 3)."""
+        """The first network's part of the encodings, (N, 128) float32, of its RGB
+        uint8 chips (N, S, S, 3) (for one network, the whole encoding)."""
         if len(chips) == 0:
             return np.zeros((0, 128), np.float32)
         batch = chips.astype(np.float32)
         if self.network == "openface":
             batch = batch.transpose(0, 3, 1, 2) / 255.0
         with self._network_lock:
-            return self._network(tf.constant(batch)).numpy()
+            first = self._network(tf.constant(batch)).numpy()
+        return first / np.float32(self._first_unit) if self._first_unit != 1.0 else first
 
-    def face_encodings(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """Encodings (N, 128) float32 of the faces at ``boxes`` in a BGR image, in one call."""
-        return self.encodings_of_chips(self.face_chips(image, boxes))
+    def encodings_from_landmarks(self, image: np.ndarray, points: np.ndarray,
+                                 photo: bool = False, second: bool | np.ndarray = True
+                                 ) -> np.ndarray:
+        """Encodings (N, width) float32 of the faces whose 68 landmarks are ``points``
+        (N, 68, 2) in a BGR image; ``second`` (one bool, or one per face) says
+        which faces also get the second network (SFace), the others' second part
+        is NaN. ``photo``: chips cut as for a photo (:meth:`chips_from_landmarks`)."""
+        encodings = np.full((len(points), self.width), np.nan, np.float32)
+        first_stop = self.parts[0][1]
+        encodings[:, :first_stop] = self.encodings_of_chips(
+            self.chips_from_landmarks(image, points, photo))
+        rows = np.flatnonzero(np.broadcast_to(second, (len(points),)))
+        if self.sface is not None and len(rows):
+            chips = sface.sface_chips(as_bgr(image), points[rows])
+            with self._network_lock:
+                features = self.sface.unit_features(chips)
+            encodings[rows, first_stop:] = features / np.float32(SFACE_UNIT)
+        return encodings
+
+    def face_encodings(self, image: np.ndarray, boxes: list[Box],
+                       photo: bool = False) -> np.ndarray:
+        """Encodings (N, width) float32 of the faces at ``boxes`` in a BGR image, in one
+        call (chips cut as for a photo with ``photo``)."""
+        if not self.aligned or not boxes:
+            return self.encodings_of_chips(self.face_chips(image, boxes, photo))
+        with self._network_lock:
+            points = self._landmarks(image, boxes)
+        return self.encodings_from_landmarks(image, points, photo)
 
     def _landmarks(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Landmarks (N, 68, 2) of ``boxes``, framed as the detector's boxes need."""
@@ -165,22 +229,25 @@ class FaceEncoder:
             points = self._landmarks(image, boxes)
             return points, landmarks.landmark_drift(self.landmark_model, image, points)
 
-    def checked_face_encodings(self, image: np.ndarray,
-                               boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+    def checked_face_encodings(self, image: np.ndarray, boxes: list[Box],
+                               second: bool | np.ndarray = True
+                               ) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`face_encodings`, and (N,) bool: whether each box holds a whole face.
 
-        The cascade also fires on patterns that are no face (a shirt button, a
+        The detector also fires on patterns that are no face (a shirt button, a
         badge), which could otherwise be taken for someone; their landmarks
-        drift (see MAX_LANDMARK_DRIFT) and their rows are NaN.
+        drift (see MAX_LANDMARK_DRIFT) and their rows are NaN. ``second`` (one
+        bool, or one per box) as for :meth:`encodings_from_landmarks`.
         """
         if not self.aligned or not boxes:
             return self.face_encodings(image, boxes), np.ones(len(boxes), bool)
         points, drift = self._landmarks_and_drift(image, boxes)
         is_face = drift <= MAX_LANDMARK_DRIFT
-        encodings = np.full((len(boxes), 128), np.nan, np.float32)
+        encodings = np.full((len(boxes), self.width), np.nan, np.float32)
         if is_face.any():
-            chips = self.chips_from_landmarks(image, points[is_face])
-            encodings[is_face] = self.encodings_of_chips(chips)
+            wanted = np.broadcast_to(second, (len(boxes),))[is_face]
+            encodings[is_face] = self.encodings_from_landmarks(image, points[is_face],
+                                                               second=wanted)
         return encodings, is_face
 
     def _steady_face(self, image: np.ndarray, candidates: list[Box],
@@ -253,10 +320,10 @@ class FaceEncoder:
             return EncodedPhoto(path, None, f"{note}; use a photo where the face is "
                                             "clearly visible")
         if points is None:
-            chips = self.face_chips(image, [box])
+            encoding = self.encodings_of_chips(self.face_chips(image, [box]))[0]
         else:
-            chips = self.chips_from_landmarks(image, points, photo=True)
-        return EncodedPhoto(path, self.encodings_of_chips(chips)[0], note)
+            encoding = self.encodings_from_landmarks(image, points, photo=True)[0]
+        return EncodedPhoto(path, encoding, note)
 
 
 def _crop_chip(image: np.ndarray, box: Box, size: int) -> np.ndarray:

@@ -13,11 +13,18 @@ last frames. Encoding is the costly stage, so a track is encoded only:
   size may be another face);
 - and otherwise once every REENCODE_FRAMES frames.
 
-A track is named from the mean of its last encodings, not from one frame: a
-blurred or turned frame cannot alone give a wrong name; a look far from the
-track's others starts a new track (another person where the face was). A
-box whose landmarks show it holds no face is left out, and looked at again
-later.
+A track is named from all its last encodings, not from one frame (a blurred
+or turned frame cannot alone give a wrong name), by the median of their
+distances to each photo (match.match_looks): never by their mean, which is
+nearer to every photo than the looks are. A look far from the track's others
+starts a new track (another person where the face was). A box whose
+landmarks show it holds no face is left out, and looked at again later.
+
+With two networks (dlib+sface), the second (five times the first's cost) is
+run only where it can change a decision: on a track's first encoding, when
+no look kept has it (a track split from another person's is encoded again at
+once for it), and again every SECOND_NETWORK_FRAMES frames while the track is
+within SECOND_NETWORK_NEAR of the threshold (named, or nearly).
 """
 
 from __future__ import annotations
@@ -30,10 +37,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from greeter.detect import MIN_FACE_PX, Box
-from greeter.match import UNKNOWN, Gallery, Match, match_faces
+from greeter.match import UNKNOWN, Gallery, Match, match_looks
 
 # Encoded again after this many frames at the latest (a third of a second at 30 fps).
 REENCODE_FRAMES = 10
+# The second network again after this many frames (a second at 30 fps), for a
+# track whose distance is within SECOND_NETWORK_NEAR x the threshold; a track
+# farther than that is a stranger whatever the second network says of it now.
+SECOND_NETWORK_FRAMES = 30
+SECOND_NETWORK_NEAR = 1.25
 # A face this much wider or narrower than at its last encoding is encoded again at once.
 SIZE_CHANGE_TO_REENCODE = 1.25
 # The encodings a track is named from: the last second or so of its looks.
@@ -59,7 +71,7 @@ class Face:
 
     box: Box
     match: Match
-    encoding: np.ndarray  # (128,) float32: the mean of the track's recent encodings
+    encoding: np.ndarray  # (width,) float32: the track's latest look of each network
     track: int  # the same number in every frame while the face is followed
 
 
@@ -80,23 +92,49 @@ def one_face_per_person(faces: list[Face]) -> list[Face]:
             else replace(face, match=Match(UNKNOWN, face.match.distance)) for face in faces]
 
 
+def _latest_look(looks: list[np.ndarray]) -> np.ndarray:
+    """The newest look (width,) float32, each part a network skipped (NaN) taken
+    from the newest look that has it."""
+    latest = looks[-1].copy()
+    for look in reversed(looks[:-1]):
+        missing = np.isnan(latest)
+        if not missing.any():
+            break
+        latest[missing] = look[missing]
+    return latest
+
+
 @dataclass
 class _Track:
     number: int
     box: Box
-    looks: list[np.ndarray] = field(default_factory=list)  # the last encodings
-    mean: np.ndarray | None = None  # of the looks: what the track is named from
+    looks: list[np.ndarray] = field(default_factory=list)  # the last encodings (NaN: skipped)
     match: Match | None = None  # None: not yet seen to hold a face
     encoded: int = 0  # how often it was encoded (a box that held no face included)
     encoded_width: int = 0  # the box's width at the last encoding
     frames_since_encoded: int = 0
+    frames_since_second: int = 0  # since the second network last ran on it
     missed: int = 0  # consecutive frames without a box
 
     def needs_encoding(self, first_looks: int) -> bool:
         return (self.encoded < first_looks
                 or self.frames_since_encoded >= REENCODE_FRAMES
+                # Split from another person's track on a look without the second
+                # network: it cannot be named until it has one (issue 20).
+                or self.looks and self.lacks_second()
                 or not 1 / SIZE_CHANGE_TO_REENCODE < self.box[2] / max(self.encoded_width, 1)
                 < SIZE_CHANGE_TO_REENCODE)
+
+    def lacks_second(self) -> bool:
+        """True when no look kept has the second network's part (or there is no look)."""
+        return all(np.isnan(look[-1]) for look in self.looks)
+
+    def needs_second(self, threshold: float) -> bool:
+        """Whether this encoding should also run the second network (module docstring)."""
+        if self.lacks_second():
+            return True
+        return (self.frames_since_second >= SECOND_NETWORK_FRAMES and self.match is not None
+                and self.match.distance <= SECOND_NETWORK_NEAR * threshold)
 
 
 @dataclass
@@ -140,32 +178,38 @@ class FaceRecogniser:
         detected = time.perf_counter()
         seen = self._follow(boxes)
         due = [track for track in seen if track.needs_encoding(self.first_looks)]
+        second = np.array([track.needs_second(self.threshold) for track in due], bool)
         encodings, is_face = self.encoder.checked_face_encodings(
-            image, [track.box for track in due])
+            image, [track.box for track in due], second)
         encoded = time.perf_counter()
-        for track, encoding, face in zip(due, encodings, is_face):
-            if face and track.looks and np.linalg.norm(encoding - track.mean) > self.threshold:
-                # Someone else where the face was (people crossing, a cut in
-                # a video): a new face, not a new look of the old one.
+        first = slice(*self.encoder.parts[0])
+        for track, encoding, face, with_second in zip(due, encodings, is_face, second):
+            if face and track.looks and np.median(np.linalg.norm(
+                    np.array(track.looks)[:, first] - encoding[first], axis=1)
+            ) > self.threshold * self.encoder.first_part_share:
+                # Someone else where the face was (people crossing, a cut in a
+                # video): the first network alone says another person than the
+                # track's looks; a new face, not a new look.
                 track.number, track.looks, track.match, track.encoded = (
                     next(self._numbers), [], None, 0)
             track.frames_since_encoded, track.encoded_width = 0, track.box[2]
             track.encoded += 1
             if face:
                 track.looks = (track.looks + [encoding])[-LOOKS_KEPT:]
-                track.mean = np.mean(track.looks, axis=0)
+                if with_second:
+                    track.frames_since_second = 0
         if gallery is not self._gallery:  # new people: every track is named afresh
             self._gallery = gallery
             due = self._tracks
-        named = [track for track in due if track.looks]
-        means = np.array([track.mean for track in named], np.float32)
-        for track, match in zip(named, match_faces(gallery, means, self.threshold)):
-            track.match = match
+        for track in due:
+            if track.looks:
+                track.match = match_looks(gallery, np.array(track.looks), self.threshold,
+                                          self.encoder.parts)
         self.times.seconds["detect"] += detected - started
         self.times.seconds["align+encode"] += encoded - detected
         self.times.seconds["match"] += time.perf_counter() - encoded
         self.times.frames += 1
-        faces = [Face(track.box, track.match, track.mean, track.number)
+        faces = [Face(track.box, track.match, _latest_look(track.looks), track.number)
                  for track in seen if track.match is not None]
         return one_face_per_person(faces)
 
@@ -205,6 +249,7 @@ class FaceRecogniser:
                 track_of[b] = self._tracks[t]
         for t, track in enumerate(self._tracks):
             track.frames_since_encoded += 1
+            track.frames_since_second += 1
             track.missed = 0 if t in taken else track.missed + 1
         seen = []
         for b, box in enumerate(boxes):

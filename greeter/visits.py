@@ -4,7 +4,10 @@ A face that stays unknown for ``--confirm`` frames is a visitor. The same
 unknown person seen again within ``--visit-gap`` seconds of the last sight
 is the same visit; across visits, a stranger whose encoding is within the
 threshold of an earlier visit's joins that visitor's group, so one person
-who came three times is one visitor with three visits.
+who came three times is one visitor with three visits. Grouping is as strict
+as a greeting: the same model, the same threshold, a real look of the face
+(not a mean of looks, which is nearer to everyone); visits whose encodings
+another model made are never merged with.
 
 Of each visit one photo is kept: the square crop (as ``enroll`` saves) of
 the frame where the face scored best by crops.crop_quality: the product of
@@ -126,9 +129,14 @@ class VisitorBook:
         to ``encoding``, if within ``threshold``."""
         if visits is None:
             visits = [(visitor, visit) for visitor in self.visitors for visit in visitor.visits]
+        # Visits kept by another model (another width) cannot be compared: as
+        # strict as a greeting, a visitor is then a new one, never merged.
+        visits = [pair for pair in visits if pair[1].encoding.shape == np.shape(encoding)]
         if not visits:
             return None
         distances = face_distance(np.array([visit.encoding for _, visit in visits]), encoding)
+        # A part one network did not compute (NaN) decides nothing: no merge.
+        distances = np.where(np.isnan(distances), np.inf, distances)
         best = int(np.argmin(distances))
         return visits[best] if distances[best] <= threshold else None
 

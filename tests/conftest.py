@@ -36,6 +36,14 @@ def faces() -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():
-    """The default FaceEncoder (dlib ResNet, shipped weights), loaded once per session."""
+    """The default FaceEncoder (dlib+sface: dlib's ResNet and SFace, shipped weights),
+    loaded once per session."""
     from greeter.encode import FaceEncoder
     return FaceEncoder()
+
+
+@pytest.fixture(scope="session")
+def dlib_encoder():
+    """``--model dlib``: dlib's network alone (face_recognition's pipeline), once per session."""
+    from greeter.encode import FaceEncoder
+    return FaceEncoder("dlib")

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from greeter.calibrate import (PLOT_PIXELS, best_threshold, calibrate_command, pair_distances,
-                               photos_needed, rates_at)
+from greeter.calibrate import (PLOT_PIXELS, DoorRates, calibrate_command, door_rates,
+                               pair_distances, photos_needed, rates_at)
 from greeter.cli import parse_args
 
 # Five photos each of six people, four of Obama and two of Biden (a hard pair).
@@ -33,7 +33,8 @@ def calibrate(encoder, *argv: str) -> int:
     return calibrate_command(parse_args(["calibrate", *argv]), encoder)
 
 
-def test_best_threshold_figures_and_plot(faces, encoder, tmp_path, capsys):
+def test_recommends_the_threshold_that_keeps_strangers_out_and_plots(
+        faces, encoder, tmp_path, capsys):
     images = tmp_path / "images"
     for person in PEOPLE:  # folders: images/amy/amy_1.png, ...
         shutil.copytree(faces / "people" / person, images / person)
@@ -42,14 +43,25 @@ def test_best_threshold_figures_and_plot(faces, encoder, tmp_path, capsys):
 
     assert calibrate(encoder, "--images", str(images), "--plot", str(plot)) == 0
     out = capsys.readouterr().out
-    best = re.search(r"^best threshold ([\d.]+): TAR ([\d.]+), FAR ([\d.]+), "
-                     r"balanced accuracy ([\d.]+)$", out, re.MULTILINE)
-    current = re.search(r"^current threshold 0\.600: TAR ([\d.]+), FAR ([\d.]+)", out,
-                        re.MULTILINE)
-    assert best and current, out
-    assert 0.4 <= float(best.group(1)) <= 0.75
-    assert float(best.group(2)) >= 0.9 and float(best.group(3)) <= 0.1
+    line = (r"threshold{} ([\d.]+): strangers greeted ([\d.]+), known people greeted right "
+            r"([\d.]+), by a wrong name ([\d.]+)$")
+    recommended = re.search(line.format(r" \(strangers greeted at most 0\.01\)"), out,
+                            re.MULTILINE)
+    current = re.search("^current " + line.format(""), out, re.MULTILINE)
+    assert recommended and current, out
     assert "36 photos of 8 people" in out and "67 same-person pairs" in out
+    assert "36 stranger visits" in out and "36 known visits" in out
+    # 36 stranger visits cannot show 1%: the threshold keeps every one of them
+    # out, says so, and says what it costs the known people.
+    assert float(recommended.group(2)) == 0.0 and float(recommended.group(4)) == 0.0
+    assert "cannot measure a rate of 0.01" in out
+    assert float(recommended.group(3)) >= 0.9, out
+    assert float(current.group(1)) == pytest.approx(encoder.threshold)
+    threshold = float(recommended.group(1))
+    if threshold > encoder.threshold:  # looser than the default: never without its cost
+        assert "is looser than the dlib+sface default" in out, out
+    assert re.search(r"^to use it: python facenet.py --threshold [\d.]+$", out, re.MULTILINE) \
+        or abs(threshold - encoder.threshold) < 0.01
     assert f"plot saved to {plot}" in out
 
     image = cv2.imread(str(plot))
@@ -90,13 +102,37 @@ def test_pair_arithmetic():
     pairs = pair_distances(encodings, ["a", "a", "b", "b"])
     assert np.allclose(sorted(pairs.same), [0.2, 0.3])
     assert np.allclose(sorted(pairs.different), [0.7, 0.9, 1.0, 1.2])
-    best = best_threshold(pairs.same, pairs.different)
-    assert best.threshold == pytest.approx(0.5) and best.balanced == 1.0  # the middle of the gap
     # A photo without a face (NaN) fails its pairs whichever their kind.
     encodings[3] = np.nan
     pairs = pair_distances(encodings, ["a", "a", "b", "b"])
     rates = rates_at(pairs.same, pairs.different, 0.5)
     assert (rates.tar, rates.far) == (0.5, 0.5)  # (2, 3) not accepted; (0, 3), (1, 3) accepted
+
+
+def test_door_arithmetic():
+    # On a line: A at 0 and 0.25, B at 1 and 1.125, C (one photo) at 3.
+    encodings = np.zeros((5, 2))
+    encodings[:, 0] = [0.0, 0.25, 1.0, 1.125, 3.0]
+    door = door_rates(encodings, ["A", "A", "B", "B", "C"])
+    # As strangers, each photo's nearest other person.
+    assert door.stranger.tolist() == [1.0, 0.75, 0.75, 0.875, 1.875]
+    # Known visits: the four photos of people with another photo, each nearest its own.
+    assert door.known.tolist() == [0.25, 0.25, 0.125, 0.125] and door.known_is_own.all()
+    assert door.at(0.5) == DoorRates(0.5, 0.0, 1.0, 0.0)
+    assert door.at(0.8).strangers_greeted == pytest.approx(0.4)
+    # The largest threshold under the limit: 0 or 1 of 5 strangers allowed, but the
+    # two at 0.75 come together, so it stays under 0.75; 2 allowed: under 0.875.
+    for rate, under in ((0.0, 0.75), (0.2, 0.75), (0.4, 0.875)):
+        threshold = door.threshold_for(rate)
+        assert threshold < under and threshold == pytest.approx(under)
+        assert door.at(threshold).strangers_greeted <= rate
+    # A photo without a face is never greeted, and no visit's nearest: A's other
+    # photo is then nearest to B's.
+    encodings[1] = np.nan
+    door = door_rates(encodings, ["A", "A", "B", "B", "C"])
+    assert door.stranger.tolist() == [1.0, np.inf, 1.0, 1.125, 1.875]
+    assert door.known.tolist() == [1.0, np.inf, 0.125, 0.125]
+    assert door.at(1.0) == DoorRates(1.0, 0.4, 0.5, 0.25)
 
 
 def test_photos_needed():

@@ -100,7 +100,7 @@ def test_corrupt_cache_is_rebuilt(encoder, images, tmp_path):
     library.refresh()
     assert library.encoded == 4 and library.photo_counts == {"Barack": 2, "Kit": 2}
     assert any("rebuilding" in m for m in messages)
-    assert np.load(cache_file)["encodings"].shape == (4, 128)
+    assert np.load(cache_file)["encodings"].shape == (4, encoder.width)
 
 
 def test_scan_skips_hidden_and_system_files(tmp_path):

@@ -41,7 +41,7 @@ def test_reports_everything_and_passes(door, capsys):
         assert text in out
     assert re.search(r"^ok +source: video .*door\.avi gives frames: 640x360, 10 fps", out,
                      re.MULTILINE), out
-    assert re.search(r"^ok +weights: .*dlib network loaded in [\d.]+ s", out, re.MULTILINE)
+    assert re.search(r"^ok +weights: .*dlib\+sface network loaded in [\d.]+ s", out, re.MULTILINE)
     assert "2 people with 3 photos" in out and "Barack (2), Kit (1)" in out
     assert re.search(r"^warn +images: skipped .*broken\.jpg: .+", out, re.MULTILINE)
     # Speech works or is a warning, never a failure: the greeter runs without it.

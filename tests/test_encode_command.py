@@ -38,8 +38,9 @@ def test_encode_writes_paths_encodings_and_threshold(faces, tmp_path):
     assert data["paths"].dtype.kind == "U"
     assert paths == sorted(paths) and len(paths) == 6  # .txt is not a photo
     encodings = data["encodings"]
-    assert encodings.dtype == np.float32 and encodings.shape == (6, 128)
-    assert data["threshold"].shape == () and float(data["threshold"]) == pytest.approx(0.6, abs=0.1)
+    # dlib+sface: dlib's 128 and SFace's 128, scaled so that one L2 threshold decides.
+    assert encodings.dtype == np.float32 and encodings.shape == (6, 256)
+    assert data["threshold"].shape == () and float(data["threshold"]) == pytest.approx(1.0)
     failed = {paths[i].rsplit("/", 1)[-1] for i in range(6) if np.isnan(encodings[i]).all()}
     assert failed == {"broken.jpg", "banner.png"}
     assert "broken.jpg" in result.stderr and "banner.png" in result.stderr
@@ -49,7 +50,8 @@ def test_encode_writes_paths_encodings_and_threshold(faces, tmp_path):
     # adams.jpg: a person the project has never seen, far from everyone else.
     row = {name.rsplit("/", 1)[-1]: i for i, name in enumerate(paths)}
     adams, obama, biden = (encodings[row[n]] for n in ("adams.jpg", "obama_1.jpg", "biden_2.jpg"))
-    assert np.linalg.norm(adams - obama) > 0.6 and np.linalg.norm(obama - biden) > 0.6
+    threshold = float(data["threshold"])
+    assert np.linalg.norm(adams - obama) > threshold and np.linalg.norm(obama - biden) > threshold
 
 
 def test_encode_exit_status(faces, tmp_path):
@@ -74,7 +76,10 @@ def test_same_person_nearer_than_different(encoder, faces):
     kit1, kit2, rose = encode("kit_harington/kit_harington_1.jpg"), \
         encode("kit_harington/kit_harington_2.jpg"), encode("rose_leslie/rose_leslie_1.jpg")
     assert np.linalg.norm(kit1 - kit2) < encoder.threshold < np.linalg.norm(kit1 - rose)
-    # The dlib descriptor is not L2-normalised: the encodings are used as they come.
+    # Neither part is rescaled to unit length: dlib's is used as it comes, SFace's
+    # unit feature divided by SFACE_UNIT.
+    from greeter.encode import SFACE_UNIT
+    assert float(np.linalg.norm(kit1[128:])) == pytest.approx(1 / SFACE_UNIT, rel=1e-4)
     assert abs(float(np.linalg.norm(kit1)) - 1.0) > 0.05
 
 
@@ -86,7 +91,7 @@ def test_batch_of_face_crops_matches_one_by_one(encoder, faces):
     names = ("amy/amy_4.png", "bernadette/bernadette_2.png", "bernadette/bernadette_3.png")
     crops = [read_photo(str(faces / "people" / n)) for n in names]
     batch = faces_to_encodings(crops, encoder)
-    assert batch.shape == (3, 128)
+    assert batch.shape == (3, encoder.width)
     for row, name in enumerate(names):
         np.testing.assert_allclose(batch[row], faces_to_encodings([crops[row]], encoder)[0],
                                    atol=1e-3)

@@ -69,7 +69,7 @@ def test_greets_exactly_the_known_people_in_order(door, tmp_path):
     assert [row["name"] for row in rows] == ["Barack Obama", "Kit", "Rose Leslie"]
     # Obama appears at 1.5 s (frame 15) and needs 3 confirming frames.
     assert 15 <= int(rows[0]["frame"]) <= 25
-    assert all(0 < float(row["distance"]) < 0.6 for row in rows)
+    assert all(0 < float(row["distance"]) < 1.0 for row in rows)  # dlib+sface's threshold
     assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.\d+\+00:00$", row["time"])
                for row in rows)
     assert "4 people known" in result.stderr or "people known" in result.stderr

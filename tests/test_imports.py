@@ -26,7 +26,7 @@ LAYERS = [
     # the stages, each building only on those below it
     "progress", "draw", "speak", "speech_worker", "greet", "events", "outbox", "visits", "crops",
     "database", "recognise", "match",
-    "encode", "openface", "resnet", "shape5", "align", "landmarks", "detect", "faceboxes",
+    "encode", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect", "faceboxes",
     "capture", "live_sources", "file_sources", "frames",
     "weights", "photos", "files", "paths",
 ]

@@ -7,7 +7,8 @@ import numpy as np
 
 from greeter.database import PhotoLibrary
 from greeter.photos import read_photo
-from greeter.recognise import REENCODE_FRAMES, FaceRecogniser
+from greeter.recognise import (REENCODE_FRAMES, SECOND_NETWORK_FRAMES, SECOND_NETWORK_NEAR,
+                               FaceRecogniser)
 
 
 def test_a_box_on_no_face_is_not_a_face(encoder, faces):
@@ -32,9 +33,9 @@ def test_a_followed_face_is_encoded_on_its_first_frames_then_now_and_then(
     encoded = []
     original = encoder.checked_face_encodings
 
-    def counting(image, boxes):
+    def counting(image, boxes, second=True):
         encoded.append(len(boxes))
-        return original(image, boxes)
+        return original(image, boxes, second)
 
     encoder.checked_face_encodings = counting
     try:
@@ -61,11 +62,49 @@ def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
     recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
     looks = [recogniser.recognise(frame, library.gallery)[0] for _ in range(3)]
     assert [face.match.name for face in looks] == ["unknown"] * 3
-    # The encoding is the mean of the track's looks.
+    # The encoding is the track's latest look, both networks' parts.
     single = encoder.checked_face_encodings(frame, [looks[0].box])[0][0]
+    assert np.isfinite(looks[-1].encoding).all()
     assert np.linalg.norm(looks[-1].encoding - single) < 0.05
     # A photo of him added: the same track is named at once, without being encoded again.
     (images / "barack.jpg").write_bytes((faces / "people/obama/obama_1.jpg").read_bytes())
     library.refresh()
     again = recogniser.recognise(frame, library.gallery)
     assert again[0].track == looks[0].track and again[0].match.name == "Barack"
+
+
+def test_the_second_network_runs_only_where_it_can_change_the_decision(
+        encoder, faces, tmp_path):
+    """SFace (five times dlib's cost) on a new track's first look; then, for a face near
+    the threshold (a known person), again after SECOND_NETWORK_FRAMES; for a face far
+    from everyone, not again while its looks are kept."""
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "kit.jpg").write_bytes((faces / "people/kit_harington/kit_harington_1.jpg").read_bytes())
+    library = PhotoLibrary(str(images), encoder, str(tmp_path / "cache"), lambda text: None)
+    library.refresh()
+    calls = []
+    features = encoder.sface.unit_features
+
+    def counting(chips):
+        calls.append(len(chips))
+        return features(chips)
+
+    encoder.sface.unit_features = counting
+    try:
+        frames = SECOND_NETWORK_FRAMES + REENCODE_FRAMES
+        for person, photo in (("Kit", "kit_harington/kit_harington_3.jpg"),
+                              ("unknown", "obama/obama_1.jpg")):
+            frame = read_photo(str(faces / "people" / photo))
+            recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+            calls.clear()
+            named = [recogniser.recognise(frame, library.gallery)[0] for _ in range(frames)]
+            assert {face.match.name for face in named} == {person}
+            assert np.isfinite(named[-1].encoding).all()  # both networks' parts
+            if person == "Kit":
+                assert calls == [1, 1], calls  # the first look, then a second later
+            else:
+                assert calls == [1], calls
+                assert named[-1].match.distance > SECOND_NETWORK_NEAR * encoder.threshold
+    finally:
+        del encoder.sface.unit_features

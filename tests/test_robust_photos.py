@@ -345,11 +345,11 @@ def check_library(images: Path, encoder, cache: Path, faces: Path) -> list[str]:
     library = PhotoLibrary(str(images), encoder, str(cache), messages.append)
     library.refresh()
     assert library.photo_counts == {"Amy": 1, "Obama": 1}, messages
-    assert library.gallery.encodings.shape == (2, 128)
+    assert library.gallery.encodings.shape == (2, encoder.width)
     probe = encoder.encode_photo(str(faces / "people/obama/obama_4.jpg")).encoding
     assert match_faces(library.gallery, probe[None], encoder.threshold)[0].name == "Obama"
     with np.load(cache / f"encodings-{encoder.cache_key}.npz") as saved:
-        assert saved["encodings"].shape == (2, 128)
+        assert saved["encodings"].shape == (2, encoder.width)
     return messages
 
 
@@ -403,10 +403,10 @@ def test_cache_is_replaced_whole_never_written_in_place(two_people, encoder, tmp
         shutil.copy(faces / "people/lennon/lennon_1.jpg", images / "john.jpg")
         assert library.refresh()
         with np.load(old) as data:  # still reads the whole old cache
-            assert data["encodings"].shape == (2, 128)
+            assert data["encodings"].shape == (2, encoder.width)
     assert path.stat().st_ino != old_inode  # a new file took the name (rename)
     with np.load(path) as data:
-        assert data["encodings"].shape == (3, 128)
+        assert data["encodings"].shape == (3, encoder.width)
     assert sorted(os.listdir(cache)) == [path.name]  # no temporary file left
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700

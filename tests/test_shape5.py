@@ -115,10 +115,10 @@ def test_hog_like_box_lands_near_dlibs_points(predictor, hog_faces, encoder):
     assert max(errors) <= 0.08, errors
 
 
-def test_self_distance_to_face_recognition(encoder, faces, dlib_reference):
+def test_self_distance_to_face_recognition(dlib_encoder, faces, dlib_reference):
     face_recognition = dlib_reference[3]
     paths = list_photos([str(faces / "people")])
-    ours, _ = facenet_encodings(paths, encoder)
+    ours, _ = facenet_encodings(paths, dlib_encoder)
     reference = []
     for path in paths:
         image = face_recognition.load_image_file(path, mode="RGB")

@@ -157,14 +157,14 @@ def test_visitors_list_page_and_enroll_never_overwrite(tmp_path, faces, encoder,
     images.mkdir()
     (images / "Barack.jpg").write_bytes(b"the user's own photo")
     args = argparse.Namespace(images=str(images), name="Barack", from_visitor=1)
-    assert enroll_from_visitor(args) == 0
+    assert enroll_from_visitor(args, encoder) == 0
     assert (images / "Barack.jpg").read_bytes() == b"the user's own photo"
     copied = sorted(path.name for path in images.iterdir())
     assert copied == ["Barack.jpg", "Barack_2.jpg", "Barack_3.jpg", "Barack_4.jpg"]
     assert all(cv2.imread(str(images / name)) is not None for name in copied[1:])
     assert VisitorBook(str(folder)).find(1).enrolled_as == "Barack"
     assert enroll_from_visitor(argparse.Namespace(images=str(images), name="X",
-                                                  from_visitor=9)) == 2
+                                                  from_visitor=9), encoder) == 2
     assert "no visitor 9" in capsys.readouterr().err
 
 
@@ -184,3 +184,51 @@ def test_forget_deletes_one_visitor_with_every_photo(tmp_path, faces, encoder, s
     assert [visitor.id for visitor in VisitorBook(str(folder)).visitors] == [2]
     assert visitors_command(argparse.Namespace(html=None, forget=1)) == 2
     assert "no visitor 1" in capsys.readouterr().err
+
+
+def test_enroll_from_visitor_takes_only_sharp_single_frontal_faces(tmp_path, faces, encoder,
+                                                                    monkeypatch, capsys):
+    """A blurred crop and a crop of two faces are skipped, each with its reason; a
+    sharp frontal face is copied (issue 20: a blurred profile holding two
+    faces, enrolled, had an old man and a boy greeted as Alice)."""
+    folder = tmp_path / "visitors"
+    monkeypatch.setenv("FACENET_VISITORS_DIR", str(folder))
+    book = VisitorBook(str(folder))
+    sharp = photo(faces, "obama", 1)
+    two = cv2.imread(str(faces / "scenes" / "obama_and_biden.jpg"))
+    encoding = np.zeros(encoder.width, np.float32)
+    crops = {"blurred": cv2.GaussianBlur(sharp, (0, 0), 6), "two": two, "sharp": sharp}
+    for quality, crop in enumerate(crops.values()):  # the sharp one scores lowest
+        book.new_visit(encoding, encoder.threshold, 1_800_000_000.0 + quality, crop,
+                       1.0 - quality / 10)
+    images = tmp_path / "images"
+    images.mkdir()
+    args = argparse.Namespace(images=str(images), name="Barack", from_visitor=1)
+    assert enroll_from_visitor(args, encoder) == 0
+    err = capsys.readouterr().err
+    assert sorted(path.name for path in images.iterdir()) == ["Barack.jpg"]
+    assert "blurred: sharpness" in err and "4 faces in it" in err, err  # 2 behind them
+    assert np.array_equal(cv2.imread(str(images / "Barack.jpg")).shape, sharp.shape)
+    # Nothing fit: nothing saved, and the way out is said.
+    book = VisitorBook(str(folder))
+    book.new_visit(encoding + 100, encoder.threshold, 1_800_000_100.0,
+                   cv2.GaussianBlur(sharp, (0, 0), 6), 1.0)
+    assert enroll_from_visitor(argparse.Namespace(images=str(images), name="Nobody",
+                                                  from_visitor=2), encoder) == 1
+    assert "nothing was saved" in capsys.readouterr().err
+    assert not (images / "Nobody.jpg").exists()
+
+
+def test_visits_of_another_model_are_never_merged_with(tmp_path, faces, encoder):
+    book = VisitorBook(str(tmp_path / "visitors"))
+    image = photo(faces, "obama", 1)
+    encoding = encoder.encode_photo_image(image, "photo").encoding
+    old, _ = book.new_visit(encoding[:128], 0.6, 1_800_000_000.0, image, 1.0)  # --model dlib's
+    new, _ = book.new_visit(encoding, encoder.threshold, 1_800_000_100.0, image, 1.0)
+    again, _ = book.new_visit(encoding, encoder.threshold, 1_800_000_200.0, image, 1.0)
+    assert old.id != new.id and again.id == new.id
+    # A part a network did not compute decides nothing: a new visitor, no merge.
+    half = encoding.copy()
+    half[128:] = np.nan
+    assert book.new_visit(half, encoder.threshold, 1_800_000_300.0, image, 1.0)[0].id \
+        not in (old.id, new.id)
