@@ -17,6 +17,7 @@ import pytest
 
 from brokers import Mosquitto, Subscriber, WebhookServer, free_port
 from conftest import REPO
+from greeter.encode import FUSED_THRESHOLD
 from videos import write_video
 
 TALKING = (REPO.parent / "shared" / "videos" / "talking").resolve()
@@ -110,7 +111,7 @@ def test_a_stranger_is_kept_enrolled_from_the_visitors_and_then_greeted_with_eve
         assert "visitor" not in second.stdout.replace("events:", "")
         assert subscriber.wait_for(lambda: subscriber.events("facenet/greeting"))
         greeting = subscriber.events("facenet/greeting")[0]
-        assert greeting["name"] == "Alexandria" and greeting["distance"] < 0.6
+        assert greeting["name"] == "Alexandria" and greeting["distance"] < FUSED_THRESHOLD
         assert greeting["crop"] is None
         assert [body["type"] for body, _ in webhook.received] == ["visitor", "greeting"]
         assert "FACENET_NAME=Alexandria\n" in hook_log.read_text()
