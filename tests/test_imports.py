@@ -24,8 +24,9 @@ LAYERS = [
     "common",
     # the stages, each building only on those below it
     "progress", "draw", "speak", "speech_worker", "greet", "events", "visits", "crops",
-    "database", "recognise", "match",
+    "database", "recognise", "match", "motion",
     "encode", "openface", "resnet", "shape5", "align", "landmarks", "detect", "faceboxes",
+    "yunet",
     "capture", "live_sources", "file_sources", "frames",
     "weights", "photos", "files", "paths",
 ]
