@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from test_greeter import greeter_env
+from videos import hallway_clip
 
 
 def test_unknown_detector_is_a_usage_error_naming_the_choices(tmp_path):
@@ -45,25 +46,10 @@ def test_each_backend_finds_a_face_and_follows_it(faces, name):
     assert near is not None and abs(near[0] - (x + 6)) < w / 4 and abs(near[1] - (y + 4)) < h / 4
 
 
-def clip_frames(name: str) -> list[np.ndarray]:
-    """Every frame of ../shared/videos/hallway/``name`` (skips the test without it)."""
-    video = REPO.parent / "shared" / "videos" / "hallway" / name
-    if not video.is_file():
-        pytest.skip(f"{video} not found")
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    return frames
-
-
 def test_networks_find_turned_heads_the_cascade_misses():
     """The real head-pose clip: the woman and the man turn and tilt their heads."""
     from greeter.detect import load_face_detector
-    frames = clip_frames("head-pose-face-detection-female-and-male.gif")[::4]
+    frames = hallway_clip("head-pose-face-detection-female-and-male.gif")[::4]
     found = {name: sum(len(load_face_detector(name).face_locations(frame)) for frame in frames)
              for name in ("yunet", "faceboxes", "haar")}
     for network in ("yunet", "faceboxes"):
@@ -78,7 +64,7 @@ def test_yunet_finds_people_walking_up_in_a_1080p_frame():
     from the 10th frame on (before, one face is under 40 px)."""
     from greeter.detect import load_face_detector
     detector = load_face_detector("yunet")
-    for frame in clip_frames("face-demographics-walking-and-pause.gif")[10::10]:
+    for frame in hallway_clip("face-demographics-walking-and-pause.gif")[10::10]:
         big = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_LINEAR)
         far = np.full_like(big, 128)
         far[:frame.shape[0], :frame.shape[1]] = frame
