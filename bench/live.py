@@ -189,7 +189,7 @@ def measure(scene: str, size: tuple[int, int], args: argparse.Namespace,
         command = ([os.path.abspath(__file__), "--client", url] if args.face_recognition else
                    [os.path.join(args.program, "facenet.py"), "--source", url, "--headless",
                     "--no-speech", "--images", images] + extra)
-        program = subprocess.Popen([sys.executable] + command, env=env, stdout=subprocess.PIPE,
+        program = subprocess.Popen([sys.executable, "-X", "faulthandler"] + command, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         # Measured from a while after the first frame: start-up (seconds, on
         # a busy machine tens of them) is not watching.
@@ -202,11 +202,13 @@ def measure(scene: str, size: tuple[int, int], args: argparse.Namespace,
         before, started = thread_cpu(program.pid), time.monotonic()
         time.sleep(args.seconds)
         after, elapsed = thread_cpu(program.pid), time.monotonic() - started
-        program.send_signal(signal.SIGINT)
+        # SIGTERM, as a service manager stops it: a benchmark started in the
+        # background inherits an ignored SIGINT, and so would the program.
+        program.send_signal(signal.SIGTERM)
         try:
-            output = program.communicate(timeout=120)[0]
-        except subprocess.TimeoutExpired:  # a machine too busy to stop in time
-            program.kill()
+            output = program.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:  # stuck: where, from faulthandler's dump
+            program.send_signal(signal.SIGABRT)
             output = program.communicate()[0]
         output = "".join(started_up) + output
     server.terminate()
