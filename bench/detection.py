@@ -15,9 +15,10 @@ photo in ../shared/faces/scenes it counts, per detector:
   pixels wide and put in a 1920x1080 frame, is it found?
 - milliseconds per frame (CPU time, one process).
 
-Detectors: the app's own (faceboxes and haar, as greeter.detect runs them),
-the cascade at 640 px with steps of 1.1, dlib's HOG without upsampling, and
-PyPI's mtcnn.
+Detectors: the app's own (yunet, faceboxes and haar, as greeter.detect runs
+them), YuNet on the whole frame at full size, the cascade at 640 px with
+steps of 1.1, dlib's HOG without upsampling, and PyPI's mtcnn. ``--only``
+measures some of them (HOG with upsampling, the reference, always runs).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # As the app runs TensorFlow (greeter/cli.py), so that the figures are its figures.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from greeter.detect import HaarDetector, load_face_detector  # noqa: E402
+from greeter.detect import YUNET_MIN_SCORE, HaarDetector, load_face_detector  # noqa: E402
+from greeter.yunet import load_yunet  # noqa: E402
 
 SHARED = os.path.join(REPO, "..", "shared")
 OUT = os.path.join(REPO, "bench", "out")
@@ -77,8 +79,14 @@ def detectors() -> dict[str, Detect]:
         rects = hog(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), upsample)
         return [(r.left(), r.top(), r.width(), r.height()) for r in rects]
 
-    faceboxes, haar = load_face_detector("faceboxes"), load_face_detector("haar")
+    yunet, faceboxes, haar = (load_face_detector(name) for name in ("yunet", "faceboxes", "haar"))
     cascade = HaarDetector()._load()
+    whole = load_yunet(YUNET_MIN_SCORE)
+
+    def yunet_full_size(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        whole.setInputSize(image.shape[1::-1])
+        rows = whole.detect(image)[1]
+        return [] if rows is None else [tuple(int(v) for v in row[:4]) for row in rows]
 
     def haar_640(image: np.ndarray) -> list[tuple[int, int, int, int]]:
         scale = min(1.0, 640 / image.shape[1])
@@ -88,6 +96,8 @@ def detectors() -> dict[str, Detect]:
 
     chosen: dict[str, Detect] = {
         "hog-up1": lambda image: hog_boxes(image, 1),
+        "yunet": yunet.face_locations,
+        "yunet-full": yunet_full_size,
         "faceboxes": faceboxes.face_locations,
         "haar": haar.face_locations,
         "haar-640-1.1": haar_640,
@@ -136,6 +146,7 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=5, help="every N-th frame of a video")
     parser.add_argument("--extra", nargs="*", default=[], help="more videos or photos")
     parser.add_argument("--small", type=int, default=60, help="how many faces to shrink")
+    parser.add_argument("--only", nargs="*", help="the detectors to measure (default: all)")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     data = inputs(args.every, args.extra)
@@ -155,6 +166,8 @@ def main() -> int:
     print(f"{'detector':14} {'recall':>7} {'found/HOG':>10} {'extra':>6} "
           f"{'small 40px':>10} {'ms/frame':>9}  per input: found/HOG")
     for detector, detect in chosen.items():
+        if args.only and detector not in args.only:
+            continue
         found = extra = 0
         crops, per_input, seconds = [], [], 0.0
         for name, frames in data:

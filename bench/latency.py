@@ -1,6 +1,6 @@
 """How soon a known person is greeted in real footage played in real time.
 
-    .venv/bin/python bench/latency.py
+    .venv/bin/python bench/latency.py [--program DIR] [--every-frame] [--no-face-recognition]
 
 For each clip, a person is enrolled the way a user would (a photo, or a
 still of another clip), then:
@@ -14,11 +14,15 @@ still of another clip), then:
 
 It prints the frame from which the person's face is at least 60 pixels
 wide (dlib's HOG box, matched to the enrolled photo) and the frame each
-greets at.
+greets at. ``--program`` runs another facenet checkout (an earlier release
+unpacked with git archive) to compare; ``--every-frame`` plays the file
+without --realtime, so that the frame facenet greets at does not depend on
+how busy the machine is.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import shutil
@@ -92,15 +96,19 @@ def first_large_face(frames: list[np.ndarray], known: np.ndarray) -> int | None:
     return None
 
 
-def facenet_greeting(video: str, images: str, name: str) -> tuple[int | None, str]:
+def facenet_greeting(video: str, images: str, name: str, program: str,
+                     realtime: bool) -> tuple[int | None, str]:
     with tempfile.TemporaryDirectory() as work:
         log = os.path.join(work, "log.csv")
-        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache"))
+        # Its own caches and visitors, not the user's.
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache"),
+                   FACENET_VISITORS_DIR=os.path.join(work, "visitors"))
         env.pop("DISPLAY", None)
         result = subprocess.run(
-            [sys.executable, os.path.join(REPO, "facenet.py"), "--source", video, "--images",
-             images, "--headless", "--no-speech", "--realtime", "--confirm", str(CONFIRM),
-             "--log", log], env=env, capture_output=True, text=True, timeout=600)
+            [sys.executable, os.path.join(program, "facenet.py"), "--source", video, "--images",
+             images, "--headless", "--no-speech", "--confirm", str(CONFIRM), "--log", log]
+            + (["--realtime"] if realtime else []),
+            env=env, capture_output=True, text=True, timeout=900)
         summary = [line for line in result.stdout.splitlines() if line.startswith("processed")]
         with open(log, newline="") as file:
             frames = [int(row["frame"]) for row in csv.DictReader(file) if row["name"] == name]
@@ -109,6 +117,13 @@ def facenet_greeting(video: str, images: str, name: str) -> tuple[int | None, st
 
 def main() -> int:
     import face_recognition
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--program", default=REPO, help="the facenet checkout to run")
+    parser.add_argument("--every-frame", action="store_true",
+                        help="every frame of the file, not --realtime")
+    parser.add_argument("--no-face-recognition", action="store_true",
+                        help="leave out face_recognition's loop and the 60-px frame")
+    args = parser.parse_args()
     hallway, talking = os.path.join(VIDEOS, "hallway"), os.path.join(VIDEOS, "talking")
     obama = sorted(os.listdir(os.path.join(SHARED, "faces", "people", "obama")))[:2]
     cases = [
@@ -133,10 +148,14 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as images:
             for number, photo in enumerate(photos):
                 cv2.imwrite(os.path.join(images, f"{name}_{number + 1}.jpg"), photo)
-            ours, summary = facenet_greeting(video, images, name)
+            ours, summary = facenet_greeting(video, images, name, args.program,
+                                             not args.every_frame)
             shutil.rmtree(images, ignore_errors=True)
-        theirs, processed = face_recognition_loop(frames, fps, known, name)
-        large = first_large_face(frames, known)
+        if args.no_face_recognition:
+            theirs = large = None
+        else:
+            theirs, _ = face_recognition_loop(frames, fps, known, name)
+            large = first_large_face(frames, known)
         print(f"{clip:52} {large!s:>9} {ours!s:>8} {theirs!s:>9}  {summary}", flush=True)
     return 0
 

@@ -1,10 +1,14 @@
 """Finding faces: boxes ``(x, y, w, h)`` of ints in the pixels of the image given.
 
-Two detectors, chosen with ``--detector``:
+Three detectors, chosen with ``--detector``:
 
-- ``faceboxes`` (the default): a neural network trained on WIDER FACE
+- ``yunet`` (the default): OpenCV Zoo's YuNet (greeter/yunet.py), trained
+  on WIDER FACE. It finds faces of about 17 pixels of its input, so a frame
+  is searched at well under half the width that keeps faces from
+  MIN_FACE_PX wide: the cheapest of the networks for the faces it finds.
+- ``faceboxes``: a neural network trained on WIDER FACE
   (greeter/faceboxes.py). It finds faces down to MIN_FACE_PX wide, turned
-  ones and people looking down included, in real time.
+  ones and people looking down included, at several times YuNet's cost.
 - ``haar``: OpenCV's Haar cascade, the classic FaceNet demo's detector: fast,
   but it finds only large frontal faces.
 
@@ -26,8 +30,8 @@ from greeter.photos import as_bgr
 
 Box = tuple[int, int, int, int]
 
-DETECTORS = ("faceboxes", "haar")
-DEFAULT_DETECTOR = "faceboxes"
+DETECTORS = ("yunet", "faceboxes", "haar")
+DEFAULT_DETECTOR = "yunet"
 
 # The narrowest face looked for, in the image's pixels: a face 40 pixels wide
 # is a person 4-5 m from a 1080p door camera, or a forty-eighth of its width.
@@ -94,6 +98,8 @@ def load_face_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
     Raises DetectorError for an unknown name or a broken cascade file, and
     WeightsError naming the file when a network's weights cannot be loaded.
     """
+    if name == "yunet":
+        return YuNetDetector()
     if name == "faceboxes":
         return FaceBoxesDetector()
     if name == "haar":
@@ -106,6 +112,50 @@ def photo_min_face(image: np.ndarray) -> int:
     shorter side, at least 20. The person a photo is of is no speck in it,
     and a large photo is then searched at a fraction of its size."""
     return max(20, min(image.shape[:2]) // 20)
+
+
+def _scaled_copy(image: np.ndarray, x_scale: float, y_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """A BGR copy of ``image`` scaled by about these factors, and the exact factors
+    (x, y, x, y) of its size, to bring boxes found in it back."""
+    height, width = image.shape[:2]
+    size = (max(int(round(width * x_scale)), 1), max(int(round(height * y_scale)), 1))
+    interpolation = cv2.INTER_AREA if x_scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(as_bgr(image), size, interpolation=interpolation)
+    return small, np.array([size[0] / width, size[1] / height] * 2, np.float32)
+
+
+def _boxes_in_image(boxes: np.ndarray, factors: np.ndarray) -> list[Box]:
+    """Boxes (N, 4) (x, y, w, h) of a copy scaled by ``factors``, in the image's
+    pixels as ints; empty ones left out."""
+    found = [tuple(int(round(v)) for v in box) for box in boxes.reshape(-1, 4) / factors]
+    return [box for box in found if box[2] > 0 and box[3] > 0]
+
+
+class ScaledNetworkDetector(FaceDetector):
+    """A network run on a copy of the image scaled so that the smallest face
+    wanted is ``smallest_face_px`` wide, the copy ``min_width`` to
+    ``max_width`` pixels wide."""
+
+    smallest_face_px: int
+    min_width: int
+    max_width: int
+
+    def face_locations(self, image: np.ndarray, min_face: int = MIN_FACE_PX) -> list[Box]:
+        """Boxes of the faces at least ``min_face`` pixels wide in a BGR image, largest first."""
+        scale = self._scale(image.shape, min_face)
+        boxes = self._detect(image, scale, scale)
+        boxes = [box for box in boxes if box[2] >= min_face * 0.8]
+        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+
+    def _scale(self, image_shape: tuple[int, ...], min_face: int) -> float:
+        """The scale of the copy searched for faces from ``min_face`` pixels up."""
+        width = image_shape[1]
+        scale = self.smallest_face_px / max(min_face, 1)
+        return min(max(scale, self.min_width / width), self.max_width / width)
+
+    @abstractmethod
+    def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
+        """The face boxes the network finds in a copy of ``image`` scaled by these factors."""
 
 
 # ---------------------------------------------------------------------------
@@ -136,10 +186,11 @@ MAX_FRAMES_PER_SCAN = 6
 MIN_SCORE = 0.5
 
 
-class FaceBoxesDetector(FaceDetector):
+class FaceBoxesDetector(ScaledNetworkDetector):
     """FaceBoxes on a copy of the image scaled for the smallest face wanted."""
 
     name = "faceboxes"
+    smallest_face_px, min_width, max_width = SMALLEST_FACE_SEEN_PX, DETECT_MIN_WIDTH, DETECT_MAX_WIDTH
     # Its boxes reach from the brows to the chin. Chosen on ../shared/faces (92
     # faces) against dlib's 68-point predictor: mean error 0.055 eye-corner
     # distances as the box is, 0.046 here; 1.0-1.1 x 0.1-0.15 all within 0.002.
@@ -148,13 +199,6 @@ class FaceBoxesDetector(FaceDetector):
     def __init__(self, weights: str | None = None) -> None:
         from greeter.faceboxes import DEFAULT_WEIGHTS, load_faceboxes
         self._network = load_faceboxes(weights or DEFAULT_WEIGHTS)
-
-    def face_locations(self, image: np.ndarray, min_face: int = MIN_FACE_PX) -> list[Box]:
-        """Boxes of the faces at least ``min_face`` pixels wide in a BGR image, largest first."""
-        scale = self._scale(image.shape, min_face)
-        boxes = self._detect(image, scale, scale)
-        boxes = [box for box in boxes if box[2] >= min_face * 0.8]
-        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
 
     def frames_per_scan(self, image_shape: tuple[int, ...], min_face: int = MIN_FACE_PX) -> int:
         scale = self._scale(image_shape, min_face)
@@ -165,26 +209,89 @@ class FaceBoxesDetector(FaceDetector):
         height, width = region.shape[:2]
         return self._detect(region, FOLLOWED_SQUARE_PX / width, FOLLOWED_SQUARE_PX / height)
 
-    @staticmethod
-    def _scale(image_shape: tuple[int, ...], min_face: int) -> float:
-        """The scale of the copy searched for faces from ``min_face`` pixels up."""
-        width = image_shape[1]
-        scale = SMALLEST_FACE_SEEN_PX / max(min_face, 1)
-        return min(max(scale, DETECT_MIN_WIDTH / width), DETECT_MAX_WIDTH / width)
+    def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
+        small, factors = _scaled_copy(image, x_scale, y_scale)
+        corners, _ = self._network(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), MIN_SCORE)
+        return _boxes_in_image(np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2]]),
+                               factors)
+
+
+# ---------------------------------------------------------------------------
+# YuNet
+
+# YuNet finds faces from about this many pixels of its input up (its smallest
+# anchors are 10 px): the image is scaled so that the smallest face wanted is
+# that wide, so a 1920x1080 frame is searched at 816x459 for faces from 40
+# px. Of 60 real faces shrunk to 40 px in a 1080p frame (bench/detection.py)
+# it finds 33 at 14 px, 55 at 17, 59 at 20 and 58 at 24 (FaceBoxes, at full
+# size, 42). Never above YUNET_MAX_WIDTH (a 12-megapixel photo), never below
+# YUNET_MIN_WIDTH: on the head-pose clip (faces about 90 px of 480), 97 of
+# its 112 faces are found at 320 wide, all at 480 and 640.
+YUNET_SMALLEST_FACE_PX = 17
+YUNET_MIN_WIDTH = 640
+YUNET_MAX_WIDTH = 1920
+# A followed face is looked for in a square of NEAR_SIDE times its size
+# scaled to this many pixels, where it is 48 wide: found for sure, at a
+# fraction of a millisecond; one size, so the network is never reshaped.
+YUNET_FOLLOWED_SQUARE_PX = 96
+# Scores of real faces are mostly above 0.8; OpenCV Zoo's own setting is 0.9,
+# 0.6 keeps small and turned faces (the boxes it adds on tops and backs of
+# heads are refused by the landmark check before any encoding).
+YUNET_MIN_SCORE = 0.6
+# Whole-frame searches, at most one every this many frames: YuNet's search
+# of the scaled frame costs 10-20 ms, up to two thirds of a frame's time at
+# 30 fps; a new face is found within a tenth of a second.
+YUNET_FRAMES_PER_SCAN = 3
+
+
+class YuNetDetector(ScaledNetworkDetector):
+    """YuNet on a copy of the image scaled for the smallest face wanted."""
+
+    name = "yunet"
+    smallest_face_px, min_width, max_width = YUNET_SMALLEST_FACE_PX, YUNET_MIN_WIDTH, YUNET_MAX_WIDTH
+    # Its boxes reach from the brows to the chin, as FaceBoxes' do, a little
+    # higher: matched to FaceBoxes' square on 55 faces of ../shared/faces/people
+    # (median side 1.03, shift 0.135 of the side).
+    square_scale, square_shift = 1.03, 0.135
+
+    def __init__(self, weights: str | None = None) -> None:
+        from greeter.yunet import DEFAULT_WEIGHTS, load_yunet
+        self._load = lambda: load_yunet(YUNET_MIN_SCORE, weights or DEFAULT_WEIGHTS)
+        # cv2.FaceDetectorYN keeps its input size, and the photo library
+        # detects on several threads: each thread has its own, one for whole
+        # images (resized when the size changes) and one for followed squares.
+        self._per_thread = threading.local()
+        self._networks()
+
+    def frames_per_scan(self, image_shape: tuple[int, ...], min_face: int = MIN_FACE_PX) -> int:
+        return YUNET_FRAMES_PER_SCAN
+
+    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
+        height, width = region.shape[:2]
+        return self._run(self._networks()[1], region, YUNET_FOLLOWED_SQUARE_PX / width,
+                         YUNET_FOLLOWED_SQUARE_PX / height)
 
     def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
-        """The face boxes FaceBoxes finds in a copy of ``image`` scaled by these factors."""
-        height, width = image.shape[:2]
-        size = (max(int(round(width * x_scale)), 1), max(int(round(height * y_scale)), 1))
-        interpolation = cv2.INTER_AREA if x_scale < 1 else cv2.INTER_LINEAR
-        small = cv2.resize(as_bgr(image), size, interpolation=interpolation)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        corners, _ = self._network(rgb, MIN_SCORE)
-        corners = corners / np.array(
-            [size[0] / width, size[1] / height] * 2, np.float32)
-        boxes = [(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
-                 for x0, y0, x1, y1 in corners]
-        return [box for box in boxes if box[2] > 0 and box[3] > 0]
+        return self._run(self._networks()[0], image, x_scale, y_scale)
+
+    def _networks(self) -> tuple[cv2.FaceDetectorYN, cv2.FaceDetectorYN]:
+        """This thread's (whole-image, followed-square) detectors."""
+        if not hasattr(self._per_thread, "networks"):
+            followed = self._load()
+            followed.setInputSize((YUNET_FOLLOWED_SQUARE_PX, YUNET_FOLLOWED_SQUARE_PX))
+            self._per_thread.networks = (self._load(), followed)
+        return self._per_thread.networks
+
+    @staticmethod
+    def _run(network: cv2.FaceDetectorYN, image: np.ndarray, x_scale: float,
+             y_scale: float) -> list[Box]:
+        """The face boxes YuNet finds in a copy of ``image`` scaled by these factors."""
+        small, factors = _scaled_copy(image, x_scale, y_scale)
+        size = small.shape[1::-1]
+        if tuple(network.getInputSize()) != size:
+            network.setInputSize(size)
+        rows = network.detect(small)[1]
+        return [] if rows is None else _boxes_in_image(rows[:, :4], factors)
 
 
 # ---------------------------------------------------------------------------

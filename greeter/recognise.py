@@ -2,9 +2,15 @@
 
 The whole frame is searched for faces every few frames (as often as the
 detector's cost for the frame's size allows, see
-FaceDetector.frames_per_scan); in between, the faces already found are
-looked for around where they were. A face is followed as a track while its box overlaps the one it had in the
-last frames. Encoding is the costly stage, so a track is encoded only:
+FaceDetector.frames_per_scan), and only when something moved since the last
+search (greeter.motion; a search now and then all the same, for a person
+who stands still): an empty hall costs no detection. In between, the faces
+already found are looked for around where they were. A face is followed as
+a track while its box overlaps the one it had in the last frames. Encoding
+is the costly stage (tens of milliseconds a face, more than a frame's time
+at 30 fps), so a frame encodes at most what ENCODES_PER_FRAME allows, new
+faces first, and a frame with a whole-frame search one face at most: a
+burst of new faces is spread over the next frames. A track is encoded only:
 
 - on each of its first ``first_looks`` frames (the frames --confirm counts),
   so that the greeting is decided from several looks, not one;
@@ -38,6 +44,7 @@ import numpy as np
 
 from greeter.detect import MIN_FACE_PX, Box
 from greeter.match import UNKNOWN, Gallery, Match, match_looks
+from greeter.motion import MotionGate
 
 # Encoded again after this many frames at the latest (a third of a second at 30 fps).
 REENCODE_FRAMES = 10
@@ -55,6 +62,14 @@ LOOKS_KEPT = 10
 SAME_FACE_IOU = 0.3
 # A track missing from this many frames in a row is ended: the person left.
 MISSED_FRAMES_TO_END = 5
+# Faces encoded per frame on average, and at most at once: one face costs
+# about a frame's time, so a busy door encodes every other frame and keeps
+# up; a new face still gets its first looks on consecutive frames.
+ENCODES_PER_FRAME = 0.5
+ENCODES_AT_ONCE = 2.0
+# Nothing moved for this many frames: the whole frame is searched all the
+# same (a person standing still; 2 s at 30 fps, a few ms every 2 s).
+QUIET_FRAMES_PER_SCAN = 60
 
 
 def box_overlap(a: Box, b: Box) -> float:
@@ -164,6 +179,9 @@ class FaceRecogniser:
         self._gallery: Gallery | None = None
         self._numbers = itertools.count()
         self._frames_to_scan = 0  # until the next whole-frame search
+        self._motion = MotionGate()
+        self._moved_since_scan = True
+        self._encode_credit = ENCODES_AT_ONCE  # faces that may be encoded now
 
     def recognise(self, image: np.ndarray, gallery: Gallery, still: bool = False) -> list[Face]:
         """The faces in a BGR frame, largest first, each with who it is.
@@ -174,10 +192,12 @@ class FaceRecogniser:
         if still:
             self._tracks, self._frames_to_scan = [], 0
         started = time.perf_counter()
-        boxes = self._find_faces(image)
+        boxes, scanned = self._find_faces(image, still or self._motion.moved(image))
         detected = time.perf_counter()
         seen = self._follow(boxes)
         due = [track for track in seen if track.needs_encoding(self.first_looks)]
+        if not still:  # a photo's faces are encoded now: the next frame is another photo
+            due = self._encoding_turns(due, scanned)
         second = np.array([track.needs_second(self.threshold) for track in due], bool)
         encodings, is_face = self.encoder.checked_face_encodings(
             image, [track.box for track in due], second)
@@ -213,25 +233,38 @@ class FaceRecogniser:
                  for track in seen if track.match is not None]
         return one_face_per_person(faces)
 
-    def _find_faces(self, image: np.ndarray) -> list[Box]:
-        """This frame's face boxes: from a whole-frame search when one is due,
-        else from around the faces being followed."""
+    def _encoding_turns(self, due: list[_Track], scanned: bool) -> list[_Track]:
+        """Those of ``due`` to encode in this frame: as many as the credit allows,
+        the tracks with the fewest encodings first, then those waiting longest."""
+        self._encode_credit = min(self._encode_credit + ENCODES_PER_FRAME, ENCODES_AT_ONCE)
+        # The search took much of this frame's time: one face at most.
+        allowed = min(int(self._encode_credit), 1 if scanned else len(due))
+        turns = sorted(due, key=lambda track: (track.encoded, -track.frames_since_encoded))
+        turns = turns[:allowed]
+        self._encode_credit -= len(turns)
+        return turns
+
+    def _find_faces(self, image: np.ndarray, moved: bool) -> tuple[list[Box], bool]:
+        """This frame's face boxes, and whether they come from a whole-frame search
+        (when one is due and something ``moved`` since the last), else from
+        around the faces being followed."""
         detector = self.encoder.detector
-        scan = self._frames_to_scan <= 0
-        if scan:
-            # On a schedule of its own, not whenever nobody is followed: an
-            # empty doorway then costs no more than a busy one.
-            self._frames_to_scan = detector.frames_per_scan(image.shape, self.min_face)
+        self._moved_since_scan |= moved
         self._frames_to_scan -= 1
-        if scan:
-            return detector.face_locations(image, self.min_face)
+        # On a schedule of its own, not whenever nobody is followed: a busy
+        # doorway then costs no more than a quiet one.
+        if self._frames_to_scan <= 0 and (self._moved_since_scan
+                                         or self._frames_to_scan <= -QUIET_FRAMES_PER_SCAN):
+            self._frames_to_scan = detector.frames_per_scan(image.shape, self.min_face)
+            self._moved_since_scan = False
+            return detector.face_locations(image, self.min_face), True
         boxes: list[Box] = []
         for box in detector.faces_near(image, [track.box for track in self._tracks]):
             # Two followed faces may lead to the same face: it counts once.
             if box is not None and all(box_overlap(box, other) < SAME_FACE_IOU
                                        for other in boxes):
                 boxes.append(box)
-        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True), False
 
     def _follow(self, boxes: list[Box]) -> list[_Track]:
         """The tracks of this frame's boxes, in the boxes' order: each box joins the

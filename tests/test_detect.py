@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from test_greeter import greeter_env
+from videos import hallway_clip
 
 
 def test_unknown_detector_is_a_usage_error_naming_the_choices(tmp_path):
@@ -21,23 +22,23 @@ def test_unknown_detector_is_a_usage_error_naming_the_choices(tmp_path):
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, result.stderr
         assert "--detector" in result.stderr and "'yolo'" in result.stderr
-        assert "faceboxes" in result.stderr and "haar" in result.stderr
+        assert all(name in result.stderr for name in ("yunet", "faceboxes", "haar"))
 
 
 def test_load_face_detector_names_the_choices():
     from greeter.detect import DetectorError, load_face_detector
-    with pytest.raises(DetectorError, match="faceboxes, haar"):
+    with pytest.raises(DetectorError, match="yunet, faceboxes, haar"):
         load_face_detector("yolo")
 
 
-@pytest.mark.parametrize("name", ["faceboxes", "haar"])
+@pytest.mark.parametrize("name", ["yunet", "faceboxes", "haar"])
 def test_each_backend_finds_a_face_and_follows_it(faces, name):
     from greeter.detect import load_face_detector
     detector = load_face_detector(name)
     image = cv2.imread(str(faces / "people/kit_harington/kit_harington_3.jpg"))
     boxes = detector.face_locations(image)
-    # The cascade also boxes a pattern on the jacket; FaceBoxes only the face.
-    assert len(boxes) == (1 if name == "faceboxes" else 2)
+    # The cascade also boxes a pattern on the jacket; the networks only the face.
+    assert len(boxes) == (2 if name == "haar" else 1)
     x, y, w, h = boxes[0]
     # A little later, a few pixels on: the face is found again near where it was.
     moved = cv2.warpAffine(image, np.float32([[1, 0, 6], [0, 1, 4]]), image.shape[1::-1])
@@ -45,24 +46,31 @@ def test_each_backend_finds_a_face_and_follows_it(faces, name):
     assert near is not None and abs(near[0] - (x + 6)) < w / 4 and abs(near[1] - (y + 4)) < h / 4
 
 
-def test_faceboxes_finds_turned_heads_the_cascade_misses(faces):
+def test_networks_find_turned_heads_the_cascade_misses():
     """The real head-pose clip: the woman and the man turn and tilt their heads."""
     from greeter.detect import load_face_detector
-    video = REPO.parent / "shared" / "videos" / "hallway" / "head-pose-face-detection-female-and-male.gif"
-    if not video.is_file():
-        pytest.skip(f"{video} not found")
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    faceboxes, haar = load_face_detector("faceboxes"), load_face_detector("haar")
-    found = {name: sum(len(detector.face_locations(frame)) for frame in frames[::4])
-             for name, detector in (("faceboxes", faceboxes), ("haar", haar))}
-    assert found["faceboxes"] >= 2 * len(frames[::4]) - 1, found  # both, in every frame
+    frames = hallway_clip("head-pose-face-detection-female-and-male.gif")[::4]
+    found = {name: sum(len(load_face_detector(name).face_locations(frame)) for frame in frames)
+             for name in ("yunet", "faceboxes", "haar")}
+    for network in ("yunet", "faceboxes"):
+        assert found[network] >= 2 * len(frames) - 1, found  # both, in every frame
     assert found["haar"] < found["faceboxes"] / 2, found
+
+
+def test_yunet_finds_people_walking_up_in_a_1080p_frame():
+    """The real clip of three people walking up to the camera, scaled to 1080p
+    (faces about 200 px), and as it is in a corner of a grey 1080p frame
+    (faces 41-58 px, people a few metres from the door): all three, in both,
+    from the 10th frame on (before, one face is under 40 px)."""
+    from greeter.detect import load_face_detector
+    detector = load_face_detector("yunet")
+    for frame in hallway_clip("face-demographics-walking-and-pause.gif")[10::10]:
+        big = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+        far = np.full_like(big, 128)
+        far[:frame.shape[0], :frame.shape[1]] = frame
+        for image in (big, far):
+            boxes = detector.face_locations(image)
+            assert len(boxes) == 3, boxes
 
 
 def test_realtime_run_reports_what_it_dropped(faces, tmp_path):

@@ -25,8 +25,9 @@ LAYERS = [
     "common", "instance",
     # the stages, each building only on those below it
     "progress", "draw", "speak", "speech_worker", "greet", "events", "outbox", "visits", "crops",
-    "database", "recognise", "match",
+    "database", "recognise", "match", "motion",
     "encode", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect", "faceboxes",
+    "yunet",
     "capture", "live_sources", "file_sources", "frames",
     "weights", "photos", "files", "paths",
 ]

@@ -199,24 +199,34 @@ def test_damaged_face_detector_is_named(tmp_path):
         HaarDetector(str(other))
 
 
-def test_damaged_faceboxes_graph_is_named(tmp_path):
+def load_network(name: str, path: Path):
+    """The detector network ``name`` loaded from ``path`` with its own loader."""
+    if name == "faceboxes":
+        from greeter.faceboxes import load_faceboxes
+        return load_faceboxes(str(path))
+    from greeter.yunet import load_yunet
+    return load_yunet(0.6, str(path))
+
+
+@pytest.mark.parametrize("name, file", [("faceboxes", "faceboxes.pb"),
+                                        ("yunet", "face_detection_yunet_2023mar_int8bq.onnx")])
+def test_damaged_detector_network_is_named(tmp_path, name, file):
     """Missing, empty, an LFS pointer, cut short, or one byte changed anywhere
-    (inside the weights, where the graph would still parse): WeightsError
+    (inside the weights, where the file would still parse): WeightsError
     naming the file and how to get it back."""
-    from greeter.faceboxes import load_faceboxes
-    source = WEIGHTS / "faceboxes.pb"
+    source = WEIGHTS / file
     copies = damaged_copies(source, tmp_path)
     original = source.read_bytes()
     for place in (100, len(original) // 2, len(original) - 10):
         flipped = bytearray(original)
         flipped[place] ^= 0x01
-        path = tmp_path / f"flipped_{place}" / "faceboxes.pb"
+        path = tmp_path / f"flipped_{place}" / file
         path.parent.mkdir()
         path.write_bytes(bytes(flipped))
         copies[f"byte {place} flipped"] = path
     for kind, path in copies.items():
         with pytest.raises(WeightsError) as raised:
-            load_faceboxes(str(path))
+            load_network(name, path)
         message = str(raised.value)
         assert str(path) in message, (kind, message)
         assert "git" in message, (kind, message)
@@ -230,3 +240,4 @@ def test_shipped_files_are_intact():
     assert load_tensors(str(WEIGHTS / "face_landmark_68.npz"))
     assert not HaarDetector(str(CASCADE))._load().empty()
     assert load_faceboxes(str(WEIGHTS / "faceboxes.pb"))
+    assert load_network("yunet", WEIGHTS / "face_detection_yunet_2023mar_int8bq.onnx")

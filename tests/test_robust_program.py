@@ -368,6 +368,8 @@ def damage(path: Path, how: str) -> None:
     ("weights/face_landmark_68.npz", "corrupt", "faceboxes"),
     ("weights/faceboxes.pb", "missing", "faceboxes"),
     ("weights/faceboxes.pb", "corrupt", "faceboxes"),
+    ("weights/face_detection_yunet_2023mar_int8bq.onnx", "missing", "yunet"),
+    ("weights/face_detection_yunet_2023mar_int8bq.onnx", "corrupt", "yunet"),
     ("haarcascade_frontalface_default.xml", "missing", "haar"),
     ("haarcascade_frontalface_default.xml", "truncated", "haar"),
 ])

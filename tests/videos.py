@@ -1,4 +1,5 @@
-"""Real test videos, built from the photos in ../shared/faces with cv2.VideoWriter."""
+"""Real test videos: built from the photos in ../shared/faces with cv2.VideoWriter,
+and the real clips of ../shared/videos."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+
+HALLWAY = Path(__file__).resolve().parents[2] / "shared" / "videos" / "hallway"
 
 WIDTH, HEIGHT = 640, 360
 
@@ -39,3 +43,20 @@ def write_video(path: Path, scenes: list[tuple[Path | None, float]], fps: float 
             count += 1
     writer.release()
     return count
+
+
+def hallway_clip(name: str, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Every frame of ../shared/videos/hallway/``name``, scaled to ``size`` if given;
+    skips the test where the clip is absent."""
+    path = HALLWAY / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame if size is None else
+                      cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
+    return frames
