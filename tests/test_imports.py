@@ -21,10 +21,10 @@ LAYERS = [
     # the command line, and the commands it hands parsed options to
     "cli", "app", "enroll", "doctor", "calibrate", "visitors", "service",
     # what the commands share: exit statuses, warnings, loading the encoder; one greeter
-    # per folder and source
-    "common", "instance",
+    # per folder and source; the settings file, read into each stage's typed settings
+    "settings", "common", "instance",
     # the stages, each building only on those below it
-    "progress", "draw", "speak", "speech_worker", "greet", "events", "outbox", "visits", "crops",
+    "progress", "draw", "speak", "speech_worker", "greetings", "greet", "events", "outbox", "visits", "crops",
     "database", "recognise", "match",
     "encode", "openface", "resnet", "shape5", "align", "landmarks", "detect", "faceboxes",
     "capture", "live_sources", "file_sources", "frames",

@@ -1,0 +1,151 @@
+"""The settings file, through the real program: found where the user keeps it, checked
+line by line, printed with where each value came from, and used by the greeter on a
+real video of a real face."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from videos import write_video
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("DISPLAY", None)
+    return env
+
+
+def facenet(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "facenet.py"), *args], cwd=tmp_path,
+                          env=environment(tmp_path), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def settings_lines(output: str) -> dict[str, str]:
+    """``settings``' lines as key: "value # origin"."""
+    found = {}
+    for line in output.splitlines():
+        match = re.match(r"(?:# )?([a-z-]+)(?: = | \(not set\))(.*)", line)
+        if match:
+            found[match[1]] = " ".join(match[2].split())
+    return found
+
+
+def test_a_misspelt_key_names_the_file_and_line_and_the_key_meant(tmp_path):
+    config = tmp_path / "door.toml"
+    config.write_text("coldown = 30\n")
+    result = facenet(tmp_path, "--config", str(config), "--source", "nowhere.mp4")
+    assert result.returncode == 2
+    assert f"{config}, line 1: unknown setting \"coldown\"; did you mean \"cooldown\"?" \
+        in result.stderr
+    assert result.stdout == ""
+
+
+def test_mistakes_in_tables_and_types_are_named_with_their_line(tmp_path):
+    config = tmp_path / "facenet.toml"
+    cases = [
+        ('cooldown = "a minute"\n', 'line 1: "cooldown" must be a number'),
+        ('# comment\n\n[people."Mary Jane"]\ngreeting = "Hi {name}"\nvoise = "fr"\n',
+         'line 5: unknown setting "voise" for Mary Jane; did you mean "voice"?'),
+        ('[greetings]\nmorning = "Morning {nom}!"\n', "line 2: \"morning\": only {name}"),
+        ('[greetings]\nevening-from = 25\n', 'line 2: "evening-from" is an hour'),
+        ('language = "klingon"\n', 'line 1: "language" must be one of en, fr, de'),
+        ('detector = "hog"\n', 'line 1: "detector" must be one of faceboxes, haar'),
+        ('no-speech = 1\n', 'line 1: "no-speech" must be true or false'),
+        ('cooldown = 30\ncooldown = 40\n', "not valid TOML"),
+        ('[people."Ann"]\nsound = "ann.wav"\n', "line 2: no such sound file"),
+    ]
+    for text, message in cases:
+        config.write_text(text)
+        result = facenet(tmp_path, "settings")
+        assert result.returncode == 2, (text, result.stdout)
+        assert str(config) in result.stderr and message in result.stderr, \
+            (text, result.stderr)
+
+
+def test_settings_says_where_each_value_came_from_and_the_command_line_wins(tmp_path):
+    config = tmp_path / "config" / "facenet" / "facenet.toml"  # the user's config folder
+    config.parent.mkdir(parents=True)
+    config.write_text('# mine\ncooldown = 30\nquiet = true\nlanguage = "de"\n'
+                      '[people."Mary Jane"]\nvoice = "fr"\ngreet = false\n')
+    result = facenet(tmp_path, "settings", "--cooldown", "5", "--verbose")
+    assert result.returncode == 0, result.stderr
+    lines = settings_lines(result.stdout)
+    assert lines["cooldown"] == "5 # command line"
+    assert lines["language"] == f'"de" # {config}, line 4'
+    assert lines["confirm"] == "3 # default"
+    # The file's quiet gives way to the --verbose typed: they cannot both be on.
+    assert lines["verbose"] == "true # command line" and lines["quiet"] == "false # default"
+    assert '[people."Mary Jane"]\nvoice = "fr"\ngreet = false' in result.stdout
+    # A facenet.toml in the working folder comes before the user's.
+    (tmp_path / "facenet.toml").write_text("confirm = 5\n")
+    lines = settings_lines(facenet(tmp_path, "settings").stdout)
+    assert lines["confirm"] == f"5 # {tmp_path / 'facenet.toml'}, line 1"
+    assert lines["cooldown"] == "60 # default"
+
+
+def test_init_writes_a_starter_file_that_reads_back_and_never_replaces_one(tmp_path):
+    result = facenet(tmp_path, "settings", "--init")
+    assert result.returncode == 0, result.stderr
+    starter = tmp_path / "facenet.toml"
+    text = starter.read_text()
+    assert tomllib.loads(text) == {"greetings": {}}  # everything is commented out
+    # Uncommented, each example line is a valid setting.
+    uncommented = re.sub(r"^# ([a-z-]+ = |\[)", r"\1", text, flags=re.M)
+    uncommented = uncommented.replace('sound = "mary-jane.wav"', "")
+    (tmp_path / "full.toml").write_text(uncommented)
+    lines = settings_lines(facenet(tmp_path, "settings", "--config", "full.toml").stdout)
+    assert lines["cooldown"].startswith("60 # full.toml, line")
+    starter.write_text("cooldown = 12\n")
+    again = facenet(tmp_path, "settings", "--init")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert starter.read_text() == "cooldown = 12\n"
+
+
+def test_a_missing_config_file_is_an_error_not_a_silent_default(tmp_path):
+    result = facenet(tmp_path, "--config", "nothere.toml", "--source", "x.mp4")
+    assert result.returncode == 2 and "nothere.toml: no such settings file" in result.stderr
+
+
+@pytest.fixture
+def mary_jane(faces, tmp_path):
+    """images/mary-jane.jpg and a video in which she comes to the door."""
+    images = tmp_path / "images"
+    images.mkdir()
+    people = faces / "people"
+    shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "mary-jane.jpg")
+    shutil.copy(people / "obama/obama_1.jpg", images / "barack.jpg")
+    video = tmp_path / "door.avi"
+    write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3), (None, 1)])
+    return images, video
+
+
+def test_a_person_s_own_greeting_and_french_voice_from_the_settings_file(mary_jane,
+                                                                        tmp_path):
+    images, video = mary_jane
+    config = tmp_path / "door.toml"
+    config.write_text('[people."Mary Jane"]\ngreeting = "Bonjour {name} !"\nvoice = "fr"\n')
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    result = facenet(tmp_path, "--config", str(config), "--source", str(video), "--images",
+                     str(images), "--headless", "--no-speech", "--speech-to", str(speech),
+                     timeout=300)
+    assert result.returncode == 0, result.stderr
+    greetings = [line.split(" ", 2)[2] for line in result.stdout.splitlines()
+                 if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+    assert greetings == ["Bonjour Mary Jane !"], result.stdout + result.stderr
+    assert (speech / "0001.txt").read_text() == "Bonjour Mary Jane !\nvoice: roa/fr\n"
+    measured = subprocess.run(["soxi", "-D", str(speech / "0001.wav")], capture_output=True,
+                              text=True) if shutil.which("soxi") else None
+    if measured is not None:
+        assert float(measured.stdout) > 0.8
