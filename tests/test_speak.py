@@ -285,7 +285,8 @@ def test_the_speaker_s_rate_slows_the_speech(tmp_path, warnings):
         os.mkdir(tmp_path / str(rate))
         with Speaker(record_to=str(tmp_path / str(rate)), rate=rate,
                      on_warning=warnings.append) as speaker:
+            assert speaker.wait_ready(10), warnings
             speaker.say("Welcome Alice, have a nice day!")
-            assert speaker.wait_spoken(20), warnings
+            assert speaker.wait_spoken(20) and speaker.spoken == 1, warnings
     slow, fast = (measure_wav(str(tmp_path / str(rate) / "0001.wav"))[0] for rate in (90, 270))
     assert slow > 2 * fast
