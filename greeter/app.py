@@ -154,7 +154,9 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             distances.update((face.match.name, face.match.distance) for face in known)
             greeter.add(policy.update([face.match.name for face in known], frame.time,
                                       frame.still, [face.track for face in known]), frame.time)
-            for greeting in greeter.ready(frame.time):
+            # A still is a scene of its own (a slideshow): nobody else arrives with it.
+            for greeting in greeter.flush() if frame.still else \
+                    greeter.ready(frame.time, policy.confirming):
                 welcome(greeting, distances, frame.index, speaker, log, events,
                         source.description)
             if watcher is not None:

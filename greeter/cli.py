@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
         from greeter.settings import settings_command
         return settings_command(args, build_parser("settings"))
     if args.command == "voices":
-        from greeter.speak import voices_command
+        from greeter.settings import voices_command
         return voices_command()
     from greeter.app import run_greeter
     return run_greeter(args, launched)

@@ -6,9 +6,10 @@ of a person's day depends on the hour (morning, afternoon, evening, night);
 a later one the same day is the "again" sentence ("Welcome back, Alice!").
 Each person may have sentences, a voice, a rate, a volume and a sound of
 their own (``[people."Alice"]`` in the settings file), or ``greet = false``.
-People who are due within ``together`` seconds of each other, and who would
-be greeted with the same kind of sentence in the same voice, are greeted in
-one sentence.
+People who come into view together are greeted in one sentence: a greeting
+due waits up to ``together`` seconds while someone else in view is still being
+recognised, and all who are due by then, with the same kind of sentence in the
+same voice, are greeted at once. Someone alone is greeted without waiting.
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ class Greeting:
     shown: bool = True
 
 
+def own_voice(person: PersonSettings, settings: GreetingSettings) -> str | None:
+    """The voice a person asks for: theirs, else that of their own language; None: the
+    speaker's (the general voice or language)."""
+    if person.voice:
+        return person.voice
+    return person.language if person.language not in (None, settings.language) else None
+
+
 def join_names(names: Iterable[str], language: str = "en") -> str:
     """``["Alice", "Bob", "Carol"]`` as "Alice, Bob and Carol" in ``language``."""
     names = list(names)
@@ -186,9 +195,8 @@ class Greeter:
     """Turns the people due for a greeting into :class:`Greeting` sentences.
 
     ``add(names, time)`` takes those due at ``time`` (the source's seconds);
-    ``ready(time)`` gives the greetings whose ``together`` seconds have passed
-    since the first of them was due; ``flush()`` gives all that wait (at the
-    end of a source). Whether it is a first greeting today, and the part of
+    ``ready(time, others_coming)`` gives the greetings to make now; ``flush()``
+    gives all that wait (at the end of a source). Whether it is a first greeting today, and the part of
     the day, go by the local clock (``now``: for tests).
     """
 
@@ -208,9 +216,11 @@ class Greeter:
             self._since = time
         self._waiting += [(name, clock) for name in names]
 
-    def ready(self, time: float) -> list[Greeting]:
-        """The greetings due by ``time``: those that waited ``together`` seconds."""
-        if self._since is None or time - self._since < self.settings.together:
+    def ready(self, time: float, others_coming: bool = False) -> list[Greeting]:
+        """The greetings due by ``time``: at once, unless ``others_coming`` (someone else
+        in view is about to be due), then once they waited ``together`` seconds."""
+        if self._since is None or (others_coming
+                                   and time - self._since < self.settings.together):
             return []
         return self.flush()
 
@@ -234,8 +244,8 @@ class Greeter:
             template = (person.sentences.pick(kind) or self.settings.sentences.pick(kind)
                         or built_in(language, kind))
             greetings.append(Greeting(tuple(names), fill(template, names, language), language,
-                                      person.voice, person.rate, person.volume, person.sound,
-                                      person.greet))
+                                      own_voice(person, self.settings), person.rate,
+                                      person.volume, person.sound, person.greet))
         return greetings
 
     def unknown(self) -> Greeting | None:

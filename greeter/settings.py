@@ -27,8 +27,8 @@ from typing import Any
 
 import platformdirs
 
-from greeter.common import EXIT_OK, EXIT_USAGE
-from greeter.speak import SpeechSettings
+from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.speak import SpeechError, SpeechSettings, list_voices
 from greeter.greetings import (GREETING_KEYS, LANGUAGES, PERSON_KEYS, DayHours,
                                GreetingSettings, PersonSettings, Sentences)
 
@@ -459,3 +459,18 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{value:g}" if isinstance(value, float) else str(value)
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML string
+
+
+def voices_command() -> int:
+    """``voices``: the speech engine's voices with their languages, for ``voice = ...``."""
+    try:
+        voices = list_voices()
+    except SpeechError as error:
+        print(f"error: speech: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{'voice':24} {'languages':18} name")
+    for voice in voices:
+        print(f"{voice.id:24} {','.join(voice.languages):18} {voice.name}")
+    print(f"{len(voices)} voices: give one as voice = \"ID\" or \"NAME\", or a language as "
+          "voice = \"fr\" (its best voice)")
+    return EXIT_OK

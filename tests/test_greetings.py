@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pytest
 
+from greeter.greet import GreetingPolicy
 from greeter.greetings import (LANGUAGES, DayHours, Greeter, GreetingSettings,
                                PersonSettings, Sentences, built_in, fill, join_names)
 from greeter.speak import SpeechError, render_speech_to_file
@@ -51,16 +52,27 @@ def test_hours_are_settable_and_night_may_start_after_midnight():
         DayHours(morning=12, afternoon=5)
 
 
-def test_arrivals_within_together_seconds_are_one_sentence():
+def test_people_coming_in_together_are_one_sentence_and_someone_alone_waits_not():
     greeter = Greeter(GreetingSettings(together=2.0))
     greeter.add(["Alice"], 10.0, MORNING)
-    assert greeter.ready(11.0) == []            # Bob may still come
+    assert greeter.ready(11.0, others_coming=True) == []   # Bob is being recognised
     greeter.add(["Bob"], 11.5, MORNING)
     greeter.add(["Carol"], 11.9, MORNING)
-    [group] = greeter.ready(12.0)
+    assert greeter.ready(11.9, others_coming=True) == []
+    [group] = greeter.ready(12.0, others_coming=True)     # waited long enough
     assert group.names == ("Alice", "Bob", "Carol")
     assert group.text == "Good morning, Alice, Bob and Carol!"
     assert greeter.ready(20.0) == []
+    greeter.add(["Dave"], 30.0, MORNING)
+    assert [g.names for g in greeter.ready(30.0)] == [("Dave",)]
+
+
+def test_the_policy_says_when_someone_else_is_on_the_way_to_a_greeting():
+    policy = GreetingPolicy(confirm=2, cooldown=60)
+    assert policy.update(["Alice"], 0.0) == [] and policy.confirming
+    assert policy.update(["Alice", "Bob"], 0.1) == ["Alice"] and policy.confirming
+    assert policy.update(["Alice", "Bob"], 0.2) == ["Bob"] and not policy.confirming
+    assert policy.update(["Alice", "Bob"], 0.3) == [] and not policy.confirming  # cooldown
 
 
 def test_a_group_in_french_and_chinese_is_joined_the_language_s_way():
@@ -92,7 +104,8 @@ def test_a_person_s_language_picks_the_built_in_sentences_and_voice():
     greeter = Greeter(settings)
     greeter.add(["Hans"], 0.0, MORNING)
     [greeting] = greeter.flush()
-    assert (greeting.text, greeting.language) == ("Guten Morgen, Hans!", "de")
+    assert (greeting.text, greeting.language, greeting.voice) == \
+        ("Guten Morgen, Hans!", "de", "de")
 
 
 def test_the_unknown_visitor_sentence_is_off_unless_set():
