@@ -21,9 +21,10 @@ from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
 from greeter.greetings import Greeter, Greeting
 from greeter.instance import AlreadyRunning, claim_instance, outbox_path
 from greeter.outbox import Outbox
+from greeter.presence import Presence, Sighting
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
-from greeter.settings import greeting_settings, speech_settings
+from greeter.settings import greeting_settings, presence_settings, speech_settings
 from greeter.speak import Speaker
 from greeter.visits import NewVisit, VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
@@ -100,6 +101,16 @@ def note_visits(visits: list[NewVisit], frame_index: int, events: EventSender | 
                               distance=visit.distance, crop=visit.crop))
 
 
+def note_presence(presence: Presence, names: list[str], frame_time: float, frame_index: int,
+                  events: EventSender | None, source: str) -> None:
+    """Note who is seen in this frame; send each arrival and departure as an event."""
+    changes = presence.update(names, Sighting(frame_time, utc_now(), source))
+    if events is not None:
+        for change in changes:
+            events.emit(Event(change.kind, utc_now(), frame_index, source, name=change.name,
+                              last_seen=change.last_seen.utc))
+
+
 def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     """The greeter's frame loop; returns the exit status.
 
@@ -141,6 +152,7 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         policy = GreetingPolicy(args.confirm, args.cooldown)
         greeter = Greeter(greeting_settings(args))
         distances: dict[str, float] = {}
+        presence, people = Presence(presence_settings(args)), None
         recogniser = FaceRecogniser(encoder, threshold, first_looks=args.confirm)
         if not args.no_visitors:
             watcher = VisitWatcher(VisitorBook(default_visitors_dir(), on_message=warn),
@@ -152,6 +164,13 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             matches = [face.match for face in faces]
             known = [face for face in faces if face.match.known]
             distances.update((face.match.name, face.match.distance) for face in known)
+            if people != list(library.photo_counts):  # photos added or removed
+                people = list(library.photo_counts)
+                presence.keep_only(people)
+                if events is not None:
+                    events.people(people)
+            note_presence(presence, [face.match.name for face in known], frame.time,
+                          frame.index, events, source.description)
             greeter.add(policy.update([face.match.name for face in known], frame.time,
                                       frame.still, [face.track for face in known]), frame.time)
             # A still is a scene of its own (a slideshow): nobody else arrives with it.

@@ -219,9 +219,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         # A mistyped folder would be created and the greeter would greet nobody.
         build_parser(command).error(f"--images {args.images}: no such folder; check the path, "
                                     "or create it and put one photo per person in it")
-    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0):
+    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0
+                             or not args.away_after > 0):
         build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
-                                    "more than 0 days")
+                                    "more than 0 days, --away-after more than 0 minutes")
     if command in ("run", "doctor"):
         from greeter.events import EventsError, check_event_options
         try:

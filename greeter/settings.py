@@ -28,6 +28,7 @@ from typing import Any
 import platformdirs
 
 from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.presence import PresenceSettings
 from greeter.speak import SpeechError, SpeechSettings, list_voices
 from greeter.greetings import (GREETING_KEYS, LANGUAGES, PERSON_KEYS, DayHours,
                                GreetingSettings, PersonSettings, Sentences)
@@ -395,6 +396,11 @@ def write_starter(path: str) -> None:
 def greeting_settings(args: argparse.Namespace) -> GreetingSettings:
     """The greetings of the file, in the language in force (the command line's, if typed)."""
     return replace(args.settings.greetings, language=args.language)
+
+
+def presence_settings(args: argparse.Namespace) -> PresenceSettings:
+    """Who is home: ``away-after`` minutes, in seconds."""
+    return PresenceSettings(away_after=args.away_after * 60)
 
 
 def speech_settings(args: argparse.Namespace) -> SpeechSettings:
