@@ -73,5 +73,3 @@ def test_window_shows_box_and_name(display, faces, tmp_path):
     # The fps counter in the top left of the frame: white and black strokes.
     assert re.search(r"processed \d+ frames", out)
     shutil.copy(shot, tmp_path / "kept.png")
-    if os.environ.get("FACENET_KEEP_SCREENSHOT"):
-        shutil.copy(shot, os.environ["FACENET_KEEP_SCREENSHOT"])
