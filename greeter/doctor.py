@@ -321,7 +321,7 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> list[str]
 def check_greetings(report: Report, args: argparse.Namespace, people: list[str]) -> None:
     """Say how each person is greeted and in which voice; warn of a [people."NAME"] table
     that names nobody in --images, and of a voice the engine does not have."""
-    from greeter.greetings import Greeter, PersonSettings, own_voice
+    from greeter.greetings import Greeter
     from greeter.settings import greeting_settings, speech_settings
     from greeter.speak import SpeechError, list_voices
     from greeter.speech_worker import find_voice, voice_hint
@@ -339,8 +339,7 @@ def check_greetings(report: Report, args: argparse.Namespace, people: list[str])
     for name in people:
         greeter.add([name], 0.0)
         [greeting] = greeter.flush()
-        wanted = own_voice(greetings.people.get(name, PersonSettings()), greetings) \
-            or speech.default_voice
+        wanted = greeting.voice or speech.default_voice
         voice = find_voice(voices, wanted) if wanted and voices else None
         if not greeting.shown:
             report.add(OK, f"greetings: {name}: recognised, never greeted (greet = false)")

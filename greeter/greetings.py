@@ -14,6 +14,7 @@ same voice, are greeted at once. Someone alone is greeted without waiting.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -47,6 +48,12 @@ _BUILT_IN: dict[str, tuple[tuple[str, ...], str]] = {
             "欢迎回来，{name}！", "您好，欢迎光临！"), "和"),
 }
 LANGUAGES = tuple(_BUILT_IN)
+# The scripts each built-in language's voice reads (the others read Latin only), and the
+# language whose voice reads a script that the sentence's voice cannot.
+_READS = {"ru": {"CYRILLIC", "LATIN"}, "zh": {"CJK", "LATIN"}}
+_SCRIPT_LANGUAGE = {"CJK": "zh", "CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar",
+                    "HEBREW": "he", "HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja",
+                    "DEVANAGARI": "hi", "THAI": "th", "ARMENIAN": "hy", "GEORGIAN": "ka"}
 # Names in a group are listed with this, the last two joined by the language's word.
 _LIST_SEPARATOR = {"zh": "、"}
 
@@ -167,6 +174,15 @@ def own_voice(person: PersonSettings, settings: GreetingSettings) -> str | None:
     return person.language if person.language not in (None, settings.language) else None
 
 
+def voice_for_names(names: Iterable[str], language: str) -> str | None:
+    """The language of a voice that can say ``names`` when ``language``'s cannot (a
+    Chinese name in an English sentence: "zh"); None when it can."""
+    scripts = {unicodedata.name(letter, "?").split()[0] for name in names for letter in name
+               if letter.isalpha()}
+    foreign = sorted(scripts - _READS.get(language, {"LATIN"}) & set(_SCRIPT_LANGUAGE))
+    return _SCRIPT_LANGUAGE[foreign[0]] if foreign else None
+
+
 def join_names(names: Iterable[str], language: str = "en") -> str:
     """``["Alice", "Bob", "Carol"]`` as "Alice, Bob and Carol" in ``language``."""
     names = list(names)
@@ -243,8 +259,10 @@ class Greeter:
             person = self.settings.people.get(names[0], PersonSettings())
             template = (person.sentences.pick(kind) or self.settings.sentences.pick(kind)
                         or built_in(language, kind))
+            # espeak-ng's English voice reads 王小明 as "Chinese letter" three times.
+            voice = own_voice(person, self.settings) or voice_for_names(names, language)
             greetings.append(Greeting(tuple(names), fill(template, names, language), language,
-                                      own_voice(person, self.settings), person.rate,
+                                      voice, person.rate,
                                       person.volume, person.sound, person.greet))
         return greetings
 

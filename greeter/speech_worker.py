@@ -320,10 +320,27 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
         status.send(("spoken", utterance.text))
 
 
+def save_speech(engine: pyttsx3.Engine, text: str, path: str) -> None:
+    """Render ``text`` into the WAV file ``path``.
+
+    Under load, pyttsx3's espeak driver now and then returns from runAndWait()
+    before the file is written, or without writing it (seen in about one run of
+    the tests in five with other programs busy): wait a moment for it, and try
+    once more if it does not come.
+    """
+    for _ in range(2):
+        engine.save_to_file(text, path)
+        engine.runAndWait()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if os.path.exists(path) and os.path.getsize(path) > 44:  # 44: the WAV header
+                return
+            time.sleep(0.05)
+
+
 def _record(engine: pyttsx3.Engine, utterance: Utterance, voice: str, stem: str) -> None:
     """Write ``utterance`` as ``stem``.wav, its sentence and voice in ``stem``.txt."""
-    engine.save_to_file(utterance.text, f"{stem}.wav")
-    engine.runAndWait()
+    save_speech(engine, utterance.text, f"{stem}.wav")
     with open(f"{stem}.txt", "w", encoding="utf-8") as file:
         file.write(f"{utterance.text}\nvoice: {voice}\n")
     if utterance.sound:
@@ -342,8 +359,7 @@ def render_worker(text: str, path: str, driver_name: str | None, voice: str | No
             raise SpeechError(f"no voice for {voice!r}; {voice_hint()}")
         if found is not None:
             engine.setProperty("voice", found.id)
-        engine.save_to_file(text, path)
-        engine.runAndWait()
+        save_speech(engine, text, path)
         used = engine.getProperty("voice")
     except SpeechError as exc:
         results.send((str(exc), None))

@@ -14,7 +14,8 @@ import pytest
 
 from greeter.greet import GreetingPolicy
 from greeter.greetings import (LANGUAGES, DayHours, Greeter, GreetingSettings,
-                               PersonSettings, Sentences, built_in, fill, join_names)
+                               PersonSettings, Sentences, built_in, fill, join_names,
+                               voice_for_names)
 from greeter.speak import SpeechError, render_speech_to_file
 
 needs_espeak = pytest.mark.skipif(
@@ -158,3 +159,27 @@ def test_every_built_in_sentence_fills_in_the_name():
 def test_a_missing_voice_is_named_with_what_to_install(tmp_path):
     with pytest.raises(SpeechError, match="no voice for 'xx-nowhere'.*espeak-ng"):
         render_speech_to_file("Hello", str(tmp_path / "x.wav"), voice="xx-nowhere")
+
+
+def test_a_name_the_sentence_s_voice_cannot_say_gets_a_voice_that_can():
+    assert voice_for_names(["王小明"], "en") == "zh"
+    assert voice_for_names(["Дмитрий"], "fr") == "ru"
+    assert voice_for_names(["Σοφία"], "en") == "el"
+    assert voice_for_names(["José María", "Zoë"], "en") is None
+    assert voice_for_names(["Дмитрий"], "ru") is None and voice_for_names(["Alice"], "zh") is None
+    greeter = Greeter(GreetingSettings(
+        people={"Ann": PersonSettings(voice="gmw/en-us")}))
+    greeter.add(["王小明"], 0.0, MORNING)
+    [greeting] = greeter.flush()
+    assert (greeting.text, greeting.voice) == ("Good morning, 王小明!", "zh")
+    greeter.add(["Ann"], 0.0, MORNING)
+    assert greeter.flush()[0].voice == "gmw/en-us"  # her own voice comes first
+
+
+@needs_espeak
+@needs_sox
+def test_a_chinese_name_in_an_english_greeting_is_spoken_by_the_mandarin_voice(tmp_path):
+    path = str(tmp_path / "wang.wav")
+    assert render_speech_to_file("Good morning, 王小明!", path,
+                                 voice=voice_for_names(["王小明"], "en")) == "sit/cmn"
+    assert sound_seconds(path) >= 0.8
