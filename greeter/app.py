@@ -79,7 +79,10 @@ def welcome(greeting: Greeting, distances: dict[str, float], frame_index: int,
 
 def say(greeting: Greeting, speaker: Speaker | None) -> None:
     """Print ``greeting``'s sentence, and speak it in its own voice if there is a speaker."""
-    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {greeting.text}", flush=True)
+    # A sound in place of the sentence is shown as the names and the sound.
+    text = greeting.text.strip() or \
+        f"({', '.join(greeting.names)}: {os.path.basename(greeting.sound or '')})"
+    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
     if speaker is not None:
         speaker.say(greeting.text, greeting.voice, greeting.rate, greeting.volume,
                     greeting.sound)

@@ -26,7 +26,7 @@ _BUILT_IN: dict[str, tuple[tuple[str, ...], str]] = {
     "en": (("Good morning, {name}!", "Good afternoon, {name}!", "Good evening, {name}!",
             "Hello {name}, you are up late!", "Welcome back, {name}!", "Hello, welcome!"),
            " and "),
-    "fr": (("Bonjour {name} !", "Bon après-midi, {name} !", "Bonsoir {name} !",
+    "fr": (("Bonjour {name}, bonne journée !", "Bon après-midi, {name} !", "Bonsoir {name} !",
             "Bonsoir {name}, il est tard !", "Re-bonjour {name} !", "Bonjour, bienvenue !"),
            " et "),
     "de": (("Guten Morgen, {name}!", "Guten Tag, {name}!", "Guten Abend, {name}!",
@@ -108,14 +108,15 @@ class Sentences:
     again: str | None = None
 
     def pick(self, kind: str) -> str | None:
-        """The template for ``kind`` ("again" or a part of the day), None if not set here."""
+        """The template for ``kind`` ("again" or a part of the day), None if not set here
+        ("" is set: a sound instead of a sentence)."""
         if kind == "again":
             return self.again
-        return self.greeting or getattr(self, kind)
+        return self.greeting if self.greeting is not None else getattr(self, kind)
 
     @property
     def any(self) -> bool:
-        return any(getattr(self, item.name) for item in fields(self))
+        return any(getattr(self, item.name) is not None for item in fields(self))
 
 
 @dataclass(frozen=True)
@@ -257,8 +258,9 @@ class Greeter:
         greetings = []
         for (kind, _, language, _, _, _), names in groups.items():
             person = self.settings.people.get(names[0], PersonSettings())
-            template = (person.sentences.pick(kind) or self.settings.sentences.pick(kind)
-                        or built_in(language, kind))
+            template = next((text for text in (person.sentences.pick(kind),
+                                               self.settings.sentences.pick(kind))
+                             if text is not None), built_in(language, kind))
             # espeak-ng's English voice reads 王小明 as "Chinese letter" three times.
             voice = own_voice(person, self.settings) or voice_for_names(names, language)
             greetings.append(Greeting(tuple(names), fill(template, names, language), language,

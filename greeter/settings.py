@@ -34,6 +34,9 @@ from greeter.greetings import (GREETING_KEYS, LANGUAGES, PERSON_KEYS, DayHours,
                                GreetingSettings, PersonSettings, Sentences)
 
 FILE_NAME = "facenet.toml"
+# Options that act once, when typed: in the file they would act at every start
+# (`forget = 3` deleting visitor 3 each time), so they have no key.
+ONE_TIME_OPTIONS = frozenset({"help", "config", "init", "forget", "from_visitor"})
 
 
 class SettingsError(ValueError):
@@ -74,7 +77,7 @@ def option_specs(parsers: Iterable[argparse.ArgumentParser]) -> dict[str, Option
     for parser in parsers:
         for action in parser._actions:  # argparse keeps no public list of its options
             longs = [name for name in action.option_strings if name.startswith("--")]
-            if not longs or action.dest in ("help", "config", "init"):
+            if not longs or action.dest in ONE_TIME_OPTIONS:
                 continue
             if action.nargs == 0:
                 kind: type = bool
@@ -438,7 +441,7 @@ def settings_command(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     greetings = greeting_settings(args)
     print("\n[greetings]" + ("" if settings.path else "  # the built-in ones"))
     for key in Sentences.KEYS:
-        if getattr(greetings.sentences, key):
+        if getattr(greetings.sentences, key) is not None:
             print(f"{key} = {_toml_value(getattr(greetings.sentences, key))}")
     for part in DayHours.PARTS:
         print(f"{part}-from = {getattr(greetings.hours, part)}")
@@ -448,7 +451,7 @@ def settings_command(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     for name, person in greetings.people.items():
         print(f"\n[people.{_toml_value(name)}]")
         for key in Sentences.KEYS:
-            if getattr(person.sentences, key):
+            if getattr(person.sentences, key) is not None:
                 print(f"{key} = {_toml_value(getattr(person.sentences, key))}")
         for key in ("language", "voice", "rate", "volume", "sound"):
             if getattr(person, key) is not None:

@@ -153,11 +153,12 @@ class Speaker:
         """Queue ``text`` to be spoken and return at once; return None.
 
         ``voice``, ``rate`` and ``volume``, when given, replace the Speaker's own
-        for this sentence; ``sound`` is a sound file played before it. Ignored
-        when speech is unavailable or ``text`` is blank; dropped when sentences
+        for this sentence; ``sound`` is a sound file played before it (or
+        alone, when ``text`` is blank). Ignored when speech is unavailable or
+        there is neither text nor sound; dropped when sentences
         are already waiting (the worker is behind).
         """
-        if not self.poll() or not text.strip():
+        if not self.poll() or not (text.strip() or sound):
             return
         try:
             self._commands.put_nowait((time.time(), Utterance(text, voice, rate, volume,

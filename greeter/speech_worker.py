@@ -309,8 +309,9 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
             if play:
                 if utterance.sound:
                     play_sound(utterance.sound)
-                engine.say(utterance.text)
-                engine.runAndWait()
+                if utterance.text.strip():
+                    engine.say(utterance.text)
+                    engine.runAndWait()
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         if errors:
@@ -340,7 +341,8 @@ def save_speech(engine: pyttsx3.Engine, text: str, path: str) -> None:
 
 def _record(engine: pyttsx3.Engine, utterance: Utterance, voice: str, stem: str) -> None:
     """Write ``utterance`` as ``stem``.wav, its sentence and voice in ``stem``.txt."""
-    save_speech(engine, utterance.text, f"{stem}.wav")
+    if utterance.text.strip():
+        save_speech(engine, utterance.text, f"{stem}.wav")
     with open(f"{stem}.txt", "w", encoding="utf-8") as file:
         file.write(f"{utterance.text}\nvoice: {voice}\n")
     if utterance.sound:

@@ -112,6 +112,16 @@ def test_init_writes_a_starter_file_that_reads_back_and_never_replaces_one(tmp_p
     assert starter.read_text() == "cooldown = 12\n"
 
 
+def test_a_sound_file_is_found_beside_the_settings_file(tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "ann.wav").write_bytes(b"RIFF")
+    (folder / "door.toml").write_text('[people."Ann"]\nsound = "ann.wav"\ngreeting = ""\n')
+    result = facenet(tmp_path, "settings", "--config", str(folder / "door.toml"))
+    assert result.returncode == 0, result.stderr
+    assert f'[people."Ann"]\ngreeting = ""\nsound = "{folder / "ann.wav"}"' in result.stdout
+
+
 def test_a_missing_config_file_is_an_error_not_a_silent_default(tmp_path):
     result = facenet(tmp_path, "--config", "nothere.toml", "--source", "x.mp4")
     assert result.returncode == 2 and "nothere.toml: no such settings file" in result.stderr

@@ -290,3 +290,25 @@ def test_the_speaker_s_rate_slows_the_speech(tmp_path, warnings):
             assert speaker.wait_spoken(20) and speaker.spoken == 1, warnings
     slow, fast = (measure_wav(str(tmp_path / str(rate) / "0001.wav"))[0] for rate in (90, 270))
     assert slow > 2 * fast
+
+
+@needs_engine
+def test_a_person_s_sound_comes_with_the_sentence_or_alone(tmp_path, warnings):
+    chime = tmp_path / "chime.wav"
+    with wave.open(str(chime), "wb") as out:  # 0.3 s of a 440 Hz tone
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        tone = (np.sin(np.arange(6615) * 2 * np.pi * 440 / 22050) * 8000).astype("<i2")
+        out.writeframes(tone.tobytes())
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    with Speaker(record_to=str(folder), on_warning=warnings.append) as speaker:
+        assert speaker.wait_ready(10), warnings
+        speaker.say("Hello Mary!", sound=str(chime))
+        speaker.say("", sound=str(chime))
+        speaker.say("   ")  # neither sentence nor sound: nothing
+        assert speaker.wait_spoken(20) and speaker.spoken == 2, warnings
+    assert sorted(path.name for path in folder.iterdir()) == \
+        ["0001-sound.wav", "0001.txt", "0001.wav", "0002-sound.wav", "0002.txt"]
+    assert (folder / "0002-sound.wav").read_bytes() == chime.read_bytes()
