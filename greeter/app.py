@@ -24,7 +24,8 @@ from greeter.outbox import Outbox
 from greeter.presence import Presence, Sighting
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
-from greeter.settings import greeting_settings, presence_settings, speech_settings
+from greeter.settings import (greeting_settings, presence_settings, speech_settings,
+                              unknown_people)
 from greeter.speak import Speaker
 from greeter.visits import NewVisit, VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
@@ -148,6 +149,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         encoder.warm_up()
         threshold = args.threshold if args.threshold is not None else encoder.threshold
         library = open_library(args.images, encoder, progress_for(args))
+        for warning in unknown_people(args, library.photo_counts):
+            warn(f"warning: {warning}")
         watch_library(library, stop)
         speech = speech_settings(args)
         speaker = Speaker.from_settings(speech, on_warning=warn) if speech.wanted else None

@@ -322,15 +322,12 @@ def check_greetings(report: Report, args: argparse.Namespace, people: list[str])
     """Say how each person is greeted and in which voice; warn of a [people."NAME"] table
     that names nobody in --images, and of a voice the engine does not have."""
     from greeter.greetings import Greeter
-    from greeter.settings import greeting_settings, speech_settings
+    from greeter.settings import greeting_settings, speech_settings, unknown_people
     from greeter.speak import SpeechError, list_voices
     from greeter.speech_worker import find_voice, voice_hint
     greetings, speech = greeting_settings(args), speech_settings(args)
-    for name in greetings.people:
-        if name not in people:
-            report.add(WARN, f"greetings: [people.\"{name}\"] in {args.settings.path} names "
-                             f"nobody in {args.images}; the names there are: "
-                             f"{', '.join(people) or 'none'}")
+    for warning in unknown_people(args, people):
+        report.add(WARN, f"greetings: {warning}")
     try:
         voices = [] if args.no_speech else list_voices()
     except SpeechError:

@@ -401,6 +401,15 @@ def greeting_settings(args: argparse.Namespace) -> GreetingSettings:
     return replace(args.settings.greetings, language=args.language)
 
 
+def unknown_people(args: argparse.Namespace, known: Iterable[str]) -> list[str]:
+    """A warning for each ``[people."NAME"]`` table that names nobody ``known`` (a typo,
+    or "Mary-Jane" for the greeter's "Mary Jane"), with the names there are."""
+    known = list(known)
+    return [f"[people.\"{name}\"] in {args.settings.path} names nobody in {args.images}; "
+            f"the names there are: {', '.join(known) or 'none yet'}"
+            for name in args.settings.greetings.people if name not in known]
+
+
 def presence_settings(args: argparse.Namespace) -> PresenceSettings:
     """Who is home: ``away-after`` minutes, in seconds."""
     return PresenceSettings(away_after=args.away_after * 60)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ from brokers import Mosquitto, Subscriber
 from conftest import REPO, greeted
 from greeter.events import person_id
 from greeter.presence import ARRIVED, LEFT, Presence, PresenceSettings, Sighting
-from videos import write_video
+from videos import mary_jane_at_the_door
 
 
 def seen(presence: Presence, names: list[str], time: float) -> list[tuple[str, str]]:
@@ -56,15 +55,8 @@ def retained(subscriber: Subscriber, topic: str) -> list[bytes]:
 
 def test_seen_then_unseen_for_away_after_is_arrived_then_left_and_home_then_not_home(
         faces, tmp_path, broker):
-    images = tmp_path / "images"
-    images.mkdir()
-    people = faces / "people"
-    shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "mary-jane.jpg")
-    shutil.copy(people / "obama/obama_1.jpg", images / "barack.jpg")
-    video = tmp_path / "door.avi"
     # She is at the door for 3 s, then the doorway is empty for 6 s: away after 3 s.
-    write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3),
-                        (None, 6)])
+    images, video = mary_jane_at_the_door(faces, tmp_path, empty_after=6)
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)
     subscriber = Subscriber(broker.port)

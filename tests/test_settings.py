@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from videos import write_video
+from videos import mary_jane_at_the_door
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -130,14 +130,7 @@ def test_a_missing_config_file_is_an_error_not_a_silent_default(tmp_path):
 @pytest.fixture
 def mary_jane(faces, tmp_path):
     """images/mary-jane.jpg and a video in which she comes to the door."""
-    images = tmp_path / "images"
-    images.mkdir()
-    people = faces / "people"
-    shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "mary-jane.jpg")
-    shutil.copy(people / "obama/obama_1.jpg", images / "barack.jpg")
-    video = tmp_path / "door.avi"
-    write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3), (None, 1)])
-    return images, video
+    return mary_jane_at_the_door(faces, tmp_path)
 
 
 def test_a_person_s_own_greeting_and_french_voice_from_the_settings_file(mary_jane,
@@ -159,3 +152,21 @@ def test_a_person_s_own_greeting_and_french_voice_from_the_settings_file(mary_ja
                               text=True) if shutil.which("soxi") else None
     if measured is not None:
         assert float(measured.stdout) > 0.8
+
+
+def test_doctor_says_how_and_in_which_voice_each_person_is_greeted(mary_jane, tmp_path):
+    images, _ = mary_jane
+    config = tmp_path / "door.toml"
+    config.write_text('language = "de"\n[people."Mary Jane"]\ngreeting = "Bonjour {name} !"\n'
+                      'voice = "fr"\n[people."Mary-Jane"]\ngreet = false\n')
+    result = facenet(tmp_path, "doctor", "--config", str(config), "--images", str(images),
+                     "--source", str(tmp_path / "door.avi"), timeout=300)
+    out = result.stdout
+    assert 'greetings: Mary Jane: "Bonjour Mary Jane !" in voice roa/fr (French (France))' \
+        in out, out
+    assert re.search(r'greetings: Barack: "Guten (Morgen|Tag|Abend), Barack!" in voice gmw/de|'
+                     r'greetings: Barack: "Hallo Barack, so spät noch wach!" in voice gmw/de',
+                     out), out
+    assert f'[people."Mary-Jane"] in {config} names nobody in {images}; the names there ' \
+           'are: Barack, Mary Jane' in out, out
+    assert f"images: {images / 'mary-jane.jpg'}: Mary Jane" in out, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -39,3 +40,18 @@ def write_video(path: Path, scenes: list[tuple[Path | None, float]], fps: float 
             count += 1
     writer.release()
     return count
+
+
+def mary_jane_at_the_door(faces: Path, folder: Path, empty_after: float = 1) -> tuple[Path, Path]:
+    """images/ with mary-jane.jpg (a photo of Kit Harington, as "Mary Jane") and
+    barack.jpg, and a video: an empty doorway for 1 s, her for 3 s (frames 10 to 39 at
+    10 fps), the empty doorway for ``empty_after`` s; returns (images, video)."""
+    images = folder / "images"
+    images.mkdir()
+    people = faces / "people"
+    shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "mary-jane.jpg")
+    shutil.copy(people / "obama/obama_1.jpg", images / "barack.jpg")
+    video = folder / "door.avi"
+    write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3),
+                        (None, empty_after)])
+    return images, video
