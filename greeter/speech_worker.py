@@ -279,7 +279,15 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
         engine = _start_engine(driver_name)
         voices = _Voices(engine, status, voice, rate, volume)
         if play:
-            _check_sound_output(engine)
+            try:
+                _check_sound_output(engine)
+            except SpeechError as exc:
+                if record_to is None:
+                    raise
+                # No sound here: the files asked for are still written.
+                status.send(("warning", f"speech is not played ({exc}); greetings are "
+                                        f"still written to {record_to}"))
+                play = False
     except SpeechError as exc:
         status.send(("error", f"speech is off: {exc}"))
         return

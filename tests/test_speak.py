@@ -312,3 +312,15 @@ def test_a_person_s_sound_comes_with_the_sentence_or_alone(tmp_path, warnings):
     assert sorted(path.name for path in folder.iterdir()) == \
         ["0001-sound.wav", "0001.txt", "0001.wav", "0002-sound.wav", "0002.txt"]
     assert (folder / "0002-sound.wav").read_bytes() == chime.read_bytes()
+
+
+@needs_engine
+def test_without_sound_the_greetings_asked_for_as_files_are_still_written(tmp_path, warnings):
+    with Speaker(record_to=str(tmp_path), play=True, on_warning=warnings.append) as speaker:
+        assert speaker.wait_ready(10), warnings
+        speaker.say("Welcome Alice, have a nice day!")
+        assert speaker.wait_spoken(20), warnings
+        played = not warnings
+    assert (tmp_path / "0001.wav").is_file()
+    if not played:  # this machine has no sound: said once, files kept
+        assert len(warnings) == 1 and "still written to" in warnings[0], warnings
