@@ -306,15 +306,32 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
+class _Stop(Exception):
+    """Raised in place of argparse's help and errors while the typed options are found."""
+
+
+def _stop(*args: Any, **kwargs: Any) -> None:
+    raise _Stop
+
+
 def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
-    """The dests of the options given on the command line ``argv`` (already checked)."""
+    """The dests of the options typed on the command line ``argv``.
+
+    Parsed once with no defaults at all, so that only what was typed is set.
+    Help and mistakes are left to the real parse that follows (they would
+    be printed twice, and help cannot be formatted without the defaults).
+    """
     given = argparse.Namespace()
     saved = {action.dest: action.default for action in parser._actions}
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    parser.print_help = parser.exit = parser.error = _stop  # for this parse only
     try:
-        for action in parser._actions:
-            action.default = argparse.SUPPRESS
         parser.parse_known_args(argv, given)
+    except _Stop:
+        return set()
     finally:
+        del parser.print_help, parser.exit, parser.error
         for action in parser._actions:
             action.default = saved[action.dest]
     return set(vars(given))

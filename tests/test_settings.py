@@ -122,6 +122,17 @@ def test_a_sound_file_is_found_beside_the_settings_file(tmp_path):
     assert f'[people."Ann"]\ngreeting = ""\nsound = "{folder / "ann.wav"}"' in result.stdout
 
 
+def test_help_and_typing_mistakes_work_as_without_a_file(tmp_path):
+    (tmp_path / "facenet.toml").write_text("cooldown = 30\nquiet = true\n")
+    shown = facenet(tmp_path, "--help")
+    assert shown.returncode == 0 and shown.stderr == ""
+    assert re.search(r"--cooldown S\s+do not greet the same person again within S\s+"
+                     r"seconds \(default: 30\.0\)", shown.stdout), shown.stdout
+    wrong = facenet(tmp_path, "doctor", "--rate", "fast")
+    assert wrong.returncode == 2
+    assert wrong.stderr.count("argument --rate: invalid int value: 'fast'") == 1, wrong.stderr
+
+
 def test_a_missing_config_file_is_an_error_not_a_silent_default(tmp_path):
     result = facenet(tmp_path, "--config", "nothere.toml", "--source", "x.mp4")
     assert result.returncode == 2 and "nothere.toml: no such settings file" in result.stderr
