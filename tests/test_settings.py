@@ -127,7 +127,7 @@ def test_help_and_typing_mistakes_work_as_without_a_file(tmp_path):
     shown = facenet(tmp_path, "--help")
     assert shown.returncode == 0 and shown.stderr == ""
     assert re.search(r"--cooldown S\s+do not greet the same person again within S\s+"
-                     r"seconds \(default: 30\.0\)", shown.stdout), shown.stdout
+                     r"seconds\s+\(default: 30\.0\)", shown.stdout), shown.stdout
     wrong = facenet(tmp_path, "doctor", "--rate", "fast")
     assert wrong.returncode == 2
     assert wrong.stderr.count("argument --rate: invalid int value: 'fast'") == 1, wrong.stderr
