@@ -190,10 +190,12 @@ class _Checker:
                                   f"{', '.join(map(str, choices))}, not {value!r}")
         return value
 
-    def table(self, keys: tuple[str, ...], value: Any) -> dict[str, Any]:
+    def table(self, keys: tuple[str, ...], value: Any, dashed: bool = True) -> dict[str, Any]:
+        """``value`` checked to be a table; its keys with _ read as - (``morning_from``)
+        unless they are names (``[people]``)."""
         if not isinstance(value, dict):
             raise self.fail(keys, f"\"{keys[-1]}\" must be a table: [{'.'.join(keys)}]")
-        return value
+        return {key.replace("_", "-") if dashed else key: item for key, item in value.items()}
 
     def sentences(self, keys: tuple[str, ...], table: dict[str, Any]) -> Sentences:
         found = {}
@@ -240,7 +242,7 @@ class _Checker:
             language=self.language(("language",), language) if language else "en",
             sentences=self.sentences(("greetings",), greetings), hours=day,
             unknown=unknown, together=max(0.0, together),
-            people=self.people(self.table(("people",), people)))
+            people=self.people(self.table(("people",), people, dashed=False)))
 
     def people(self, people: dict[str, Any]) -> dict[str, PersonSettings]:
         found = {}
