@@ -170,6 +170,7 @@ class Sink(Protocol):
 
     description: str  # what the user is shown: "webhook http://host/path", credentials hidden
     problem: str  # why it is away now, for the warning ("" when that is not known)
+    presence: bool  # whether it takes arrived and left events
 
     def ready(self, wait: float) -> bool:
         """Whether an event can be sent now; may wait up to ``wait`` seconds to find out."""
@@ -185,7 +186,13 @@ class Sink(Protocol):
 
 class CommandSink:
     """Runs ``command`` (a shell command line) once per event, with the event in
-    FACENET_* environment variables and as JSON on its stdin."""
+    FACENET_* environment variables and as JSON on its stdin.
+
+    Greetings and visits only: a hook written before arrivals and departures
+    existed (one that opens the door) must not run twice for one person.
+    """
+
+    presence = False
 
     def __init__(self, command: str, timeout: float = HOOK_TIMEOUT) -> None:
         self.command = command
@@ -234,6 +241,8 @@ def _kill(process: subprocess.Popen) -> None:
 class WebhookSink:
     """POSTs each event's JSON to ``url``; a user and password in the URL become
     HTTP basic authentication (and are never shown)."""
+
+    presence = True
 
     def __init__(self, url: str, timeout: float = WEBHOOK_TIMEOUT) -> None:
         parts = urlsplit(url)
@@ -353,6 +362,8 @@ class MqttSink:
     :meth:`people` names the known people: each gets a presence entity, and an
     entity left on the broker for someone no longer known is removed.
     """
+
+    presence = True
 
     def __init__(self, url: str) -> None:
         import paho.mqtt.client as mqtt
@@ -601,9 +612,10 @@ class EventSender:
         self._workers = [_Worker(sink, queue_size, on_warning, outbox) for sink in sinks]
 
     def emit(self, event: Event) -> None:
-        """Queue ``event`` for every sink; returns at once."""
+        """Queue ``event`` for every sink that takes it; returns at once."""
         for worker in self._workers:
-            worker.put(event)
+            if worker.sink.presence or event.type not in (ARRIVED, LEFT):
+                worker.put(event)
 
     def people(self, names: list[str]) -> None:
         """Tell the sinks that keep an entity per person (MQTT) who is known now."""

@@ -99,7 +99,9 @@ def test_a_stranger_is_kept_enrolled_from_the_visitors_and_then_greeted_with_eve
         greeting = subscriber.events("facenet/greeting")[0]
         assert greeting["name"] == "Alexandria" and greeting["distance"] < 0.6
         assert greeting["crop"] is None
-        assert [body["type"] for body, _ in webhook.received] == ["visitor", "greeting"]
+        # She was a visitor; in the second run she arrives (who is home), then is greeted.
+        assert [body["type"] for body, _ in webhook.received] == \
+            ["visitor", "arrived", "greeting"]
         assert "FACENET_NAME=Alexandria\n" in hook_log.read_text()
     finally:
         subscriber.close()
@@ -168,7 +170,13 @@ def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
     said = greeted(out).count("Alexandria")
     summary = re.search(r"^processed (\d+) frames in ([\d.]+) s \(([\d.]+) fps\)$", out, re.M)
     assert summary, out
-    assert re.search(rf"^events: {said} sent to the MQTT broker {broker.url}$", out, re.M), out
+    # Besides the greetings: her arrival (she is home all along, so one).
+    assert subscriber.wait_for(lambda: subscriber.events("facenet/arrived"), 20)
+    presence = len({(e["type"], e["time"]) for topic in ("facenet/arrived", "facenet/left")
+                    for e in subscriber.events(topic)})
+    assert presence == 1, subscriber.events("facenet/left")
+    assert re.search(rf"^events: {said + presence} sent to the MQTT broker {broker.url}$", out,
+                     re.M), out
     assert subscriber.wait_for(lambda: len(greetings()) >= said, 20)
     received = greetings()
     frames = [g["frame"] for g in received]
@@ -220,7 +228,9 @@ def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
     made = greeted(out.read_text()).count("Alexandria")
     assert made >= 3, out.read_text()
     if stop == signal.SIGTERM:
-        assert re.search(rf"0 sent to the webhook .*{made} kept for the next start", out.read_text())
+        # The greetings and her arrival wait.
+        assert re.search(rf"0 sent to the webhook .*{made + 1} kept for the next start",
+                         out.read_text())
     # Up again, but answering 503 for its first tries, as a proxy before a restarting server.
     server = WebhookServer(port, lambda body: 503 if len(server.posts) <= 2 else 204)
     try:
@@ -228,7 +238,10 @@ def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
         assert " not:" not in second.stdout, second.stdout
     finally:
         server.close()
-    bodies = [body for body, _ in server.received]
+    # Each run: her arrival first, then the greetings.
+    types = [body["type"] for body, _ in server.received]
+    assert types.count("arrived") == 2 and types[0] == "arrived", types
+    bodies = [body for body, _ in server.received if body["type"] == "greeting"]
     later = greeted(second.stdout).count("Alexandria")
     assert len(bodies) == made + later, (made, later, [b["frame"] for b in bodies])
     before = bodies[:made]

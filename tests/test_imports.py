@@ -24,7 +24,7 @@ LAYERS = [
     # per folder and source; the settings file, read into each stage's typed settings
     "settings", "common", "instance",
     # the stages, each building only on those below it
-    "progress", "draw", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
+    "progress", "draw", "fonts", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
     "presence", "visits", "crops",
     "database", "recognise", "match",
     "encode", "openface", "resnet", "shape5", "align", "landmarks", "detect", "faceboxes",
