@@ -241,7 +241,7 @@ def _settings_file(command: str, parser: argparse.ArgumentParser,
                                   load_settings, option_specs)
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--config")
-    path, _ = find_settings_file(config.parse_known_args(argv)[0].config)
+    path = find_settings_file(config.parse_known_args(argv)[0].config)
     if command == "settings" and "--init" in argv:
         path = None  # the file to write need not be readable yet
     try:

@@ -91,15 +91,16 @@ def option_specs(parsers: Iterable[argparse.ArgumentParser]) -> dict[str, Option
     return specs
 
 
-def find_settings_file(config: str | None) -> tuple[str | None, bool]:
-    """The settings file to read, and whether the user named it (``--config``)."""
+def find_settings_file(config: str | None) -> str | None:
+    """The settings file to read: ``config`` (--config) if given, else the first
+    facenet.toml found in the working folder and the user's config folder."""
     if config is not None:
-        return config, True
+        return config
     for folder in (os.getcwd(), platformdirs.user_config_dir("facenet", appauthor=False)):
         path = os.path.join(folder, FILE_NAME)
         if os.path.isfile(path):
-            return path, False
-    return None, False
+            return path
+    return None
 
 
 def user_settings_path() -> str:
