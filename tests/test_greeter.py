@@ -146,14 +146,14 @@ def test_photo_added_while_running_is_greeted(door, faces, tmp_path):
         time.sleep(2)
         shutil.copy(newcomer, images / "eric.jpg")
         added = time.monotonic()
-        greeted = None
+        after = None
         for line in process.stdout:
             if greeted(line.rstrip("\n")) == ["Eric"]:
-                greeted = time.monotonic() - added
+                after = time.monotonic() - added
                 break
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
     finally:
         watchdog.cancel()
         process.kill()
-    assert greeted is not None and greeted < 20, "a photo added while running was not used"
+    assert after is not None and after < 20, "a photo added while running was not used"
