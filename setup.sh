@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets facenet up on this machine: the system packages it needs (Debian and
-# Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries; for the
+# Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries, fonts for
+# every script's names; for the
 # tests also Xvfb, sox and the Mosquitto MQTT broker), a virtual
 # environment in .venv, and the Python packages. Run it again at any time.
 #   ./setup.sh          what the program needs
@@ -11,7 +12,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 if command -v apt-get >/dev/null 2>&1; then
-  packages="espeak-ng libespeak-ng1 alsa-utils libgl1 libglib2.0-0"
+  packages="espeak-ng libespeak-ng1 espeak-ng-data alsa-utils libgl1 libglib2.0-0 fonts-dejavu-core fonts-wqy-microhei"
   [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick mosquitto"
   missing=""
   for package in $packages; do

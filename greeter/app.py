@@ -18,12 +18,15 @@ from greeter.events import (GREETING, VISITOR, Event, EventSender, make_sinks, r
                             utc_now)
 from greeter.files import make_private_folders
 from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
+from greeter.greetings import Greeter, Greeting
 from greeter.instance import AlreadyRunning, claim_instance, outbox_path
 from greeter.outbox import Outbox
-from greeter.match import Match
+from greeter.presence import Presence, Sighting
 from greeter.progress import progress_for
 from greeter.recognise import FaceRecogniser
-from greeter.speak import Speaker, greeting_sentence
+from greeter.settings import (greeting_settings, presence_settings, speech_settings,
+                              unknown_people)
+from greeter.speak import Speaker
 from greeter.visits import NewVisit, VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
 
@@ -57,36 +60,59 @@ def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
     return library
 
 
-def welcome(names: list[str], matches: list[Match], frame_index: int,
+def welcome(greeting: Greeting, distances: dict[str, float], frame_index: int,
             speaker: Speaker | None, log: GreetingLog | None,
             events: EventSender | None = None, source: str = "") -> None:
-    """Greet ``names``: in the log first (so that a crash loses no greeting that was
-    shown), then in text, by voice (if there is a speaker) and as events (if any)."""
-    sentence = greeting_sentence(names)
+    """Greet ``greeting.names``: in the log first (so that a crash loses no greeting
+    that was shown), then in text and by voice (if there is a speaker) unless they
+    asked not to be, and as events (if any). ``distances``: each name's last distance."""
     now = utc_now()
-    distances = {match.name: match.distance for match in matches}
     if log is not None:
-        for name in names:
+        for name in greeting.names:
             log.write(now, frame_index, name, distances[name])
-    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {sentence}", flush=True)
-    if speaker is not None:
-        speaker.say(sentence)
+    if greeting.shown:
+        say(greeting, speaker)
     if events is not None:
-        for name in names:
+        for name in greeting.names:
             events.emit(Event(GREETING, now, frame_index, source, name=name,
                               distance=distances[name]))
 
 
+def say(greeting: Greeting, speaker: Speaker | None) -> None:
+    """Print ``greeting``'s sentence, and speak it in its own voice if there is a speaker."""
+    # A sound in place of the sentence is shown as the names and the sound.
+    text = greeting.text.strip() or \
+        f"({', '.join(greeting.names)}: {os.path.basename(greeting.sound or '')})"
+    print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
+    if speaker is not None:
+        speaker.say(greeting.text, greeting.voice, greeting.rate, greeting.volume,
+                    greeting.sound)
+
+
 def note_visits(visits: list[NewVisit], frame_index: int, events: EventSender | None,
-                source: str) -> None:
-    """Say that each of ``visits`` began, and send it as an event."""
+                source: str, welcome_visitor: Greeting | None = None,
+                speaker: Speaker | None = None) -> None:
+    """Say that each of ``visits`` began, greet the visitor (if a sentence is set for
+    unknown visitors), and send it as an event."""
     now = utc_now()
     for visit in visits:
         print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} visitor {visit.visitor} at "
               f"the door (visit {visit.visits}): {visit.crop}", flush=True)
+        if welcome_visitor is not None:
+            say(welcome_visitor, speaker)
         if events is not None:
             events.emit(Event(VISITOR, now, frame_index, source, visitor=visit.visitor,
                               distance=visit.distance, crop=visit.crop))
+
+
+def note_presence(presence: Presence, names: list[str], frame_time: float, frame_index: int,
+                  events: EventSender | None, source: str) -> None:
+    """Note who is seen in this frame; send each arrival and departure as an event."""
+    changes = presence.update(names, Sighting(frame_time, utc_now(), source))
+    if events is not None:
+        for change in changes:
+            events.emit(Event(change.kind, utc_now(), frame_index, source, name=change.name,
+                              last_seen=change.last_seen.utc))
 
 
 def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
@@ -123,10 +149,16 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
         encoder.warm_up()
         threshold = args.threshold if args.threshold is not None else encoder.threshold
         library = open_library(args.images, encoder, progress_for(args))
+        for warning in unknown_people(args, library.photo_counts):
+            warn(f"warning: {warning}")
         watch_library(library, stop)
-        speaker = None if args.no_speech else Speaker(on_warning=warn)
+        speech = speech_settings(args)
+        speaker = Speaker.from_settings(speech, on_warning=warn) if speech.wanted else None
         window = Window() if not args.headless and display_available() else None
         policy = GreetingPolicy(args.confirm, args.cooldown)
+        greeter = Greeter(greeting_settings(args))
+        distances: dict[str, float] = {}
+        presence, people = Presence(presence_settings(args)), None
         recogniser = FaceRecogniser(encoder, threshold, first_looks=args.confirm)
         if not args.no_visitors:
             watcher = VisitWatcher(VisitorBook(default_visitors_dir(), on_message=warn),
@@ -137,13 +169,25 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             faces = recogniser.recognise(frame.image, library.gallery, frame.still)
             matches = [face.match for face in faces]
             known = [face for face in faces if face.match.known]
-            names = policy.update([face.match.name for face in known], frame.time, frame.still,
-                                  [face.track for face in known])
-            if names:
-                welcome(names, matches, frame.index, speaker, log, events, source.description)
+            distances.update((face.match.name, face.match.distance) for face in known)
+            if people != list(library.photo_counts):  # photos added or removed
+                people = list(library.photo_counts)
+                presence.keep_only(people)
+                if events is not None:
+                    events.people(people)
+            note_presence(presence, [face.match.name for face in known], frame.time,
+                          frame.index, events, source.description)
+            greeter.add(policy.update([face.match.name for face in known], frame.time,
+                                      frame.still, [face.track for face in known]), frame.time)
+            # A still is a scene of its own (a slideshow): nobody else arrives with it.
+            for greeting in greeter.flush() if frame.still else \
+                    greeter.ready(frame.time, policy.confirming):
+                welcome(greeting, distances, frame.index, speaker, log, events,
+                        source.description)
             if watcher is not None:
                 visits = watcher.update(faces, frame.image, frame.time, frame.still)
-                note_visits(visits, frame.index, events, source.description)
+                note_visits(visits, frame.index, events, source.description,
+                            greeter.unknown(), speaker)
             frames += 1
             now = time.monotonic()
             if frames == 1:
@@ -158,6 +202,10 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
                 picture = draw_faces(frame.image, [face.box for face in faces], matches, fps)
                 if not window.show(picture, wait_ms):
                     break
+        for greeting in greeter.flush():  # those gathering when the source ended
+            welcome(greeting, distances, frames, speaker, log, events, source.description)
+        if speaker is not None and speech.speech_to is not None:
+            speaker.wait_spoken()  # the files of the last greetings are what was asked for
     except KeyboardInterrupt:
         pass
     finally:

@@ -26,11 +26,16 @@ COMMANDS = {
     "doctor": "check the camera, speech, weights and photos, and report what is wrong",
     "visitors": "list the unknown visitors kept (--html: a page of their photos)",
     "service": "start the greeter at boot: install, status or uninstall a user service",
+    "settings": "print the settings in force and where each came from (--init: a starter file)",
+    "voices": "list the speech engine's voices and their languages",
 }
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
     common = parser.add_argument_group("common options")
+    common.add_argument("--config", metavar="FILE.toml",
+                        help="the settings file (default: ./facenet.toml, else facenet.toml "
+                             "in the user's config folder); the command line wins over it")
     common.add_argument("--images", default=IMAGES_DIR, metavar="DIR",
                         help="folder of known people: NAME.jpg or NAME/*.jpg (default: %(default)s)")
     # greeter.encode.NETWORKS, not imported: it would import TensorFlow before --help.
@@ -103,7 +108,13 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         elif command == "doctor":
             parser.add_argument("--no-speech", action="store_true",
                                 help="skip the speech checks")
+            _add_speech_options(parser)
             _add_event_options(parser)
+        elif command == "settings":
+            parser.add_argument("--init", action="store_true",
+                                help="write a commented starter file at --config (default: "
+                                     "./facenet.toml); an existing file is never replaced")
+            _add_run_options(parser)
         elif command == "service":
             parser.usage = "facenet.py service {install [GREETER OPTIONS ...],status,uninstall}"
             parser.add_argument("action", choices=("install", "status", "uninstall"),
@@ -156,7 +167,29 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                                "(default: %(default)g)")
     visitors.add_argument("--no-visitors", action="store_true",
                           help="keep nothing about unknown visitors")
+    _add_speech_options(parser)
+    parser.add_argument("--away-after", type=float, default=30.0, metavar="MIN",
+                        help="a known person unseen for MIN minutes is away (an event "
+                             "'left'; seen again: 'arrived') (default: %(default)g)")
     _add_event_options(parser)
+
+
+def _add_speech_options(parser: argparse.ArgumentParser) -> None:
+    from greeter.greetings import LANGUAGES
+    speech = parser.add_argument_group(
+        "greetings and speech (per person: [people.\"NAME\"] in the settings file)")
+    speech.add_argument("--language", choices=LANGUAGES, default="en",
+                        help="language of the built-in greetings (default: %(default)s)")
+    speech.add_argument("--voice", metavar="VOICE",
+                        help="a language (fr) or a voice name, see `voices` (default: the "
+                             "language's voice)")
+    speech.add_argument("--rate", type=int, metavar="WPM",
+                        help="speech rate in words per minute (default: the engine's)")
+    speech.add_argument("--volume", type=float, metavar="V",
+                        help="speech volume, 0.0 to 1.0 (default: the engine's)")
+    speech.add_argument("--speech-to", metavar="DIR",
+                        help="also write each greeting as a WAV file (and its sentence as "
+                             ".txt) in DIR; with --no-speech, instead of playing it")
 
 
 def _add_event_options(parser: argparse.ArgumentParser) -> None:
@@ -186,7 +219,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             build_parser(command).error(f"service {args.action} takes no options")
         parse_args(args.greeter_argv)  # the greeter's options, checked now: exit 2 if wrong
         return args
-    args = build_parser(command).parse_args(rest)
+    parser = build_parser(command)
+    args = parser.parse_args(rest, _settings_file(command, parser, rest))
     args.command = command
     if args.threshold is not None and args.threshold <= 0:
         build_parser(command).error("--threshold must be a positive distance")
@@ -195,9 +229,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         # A mistyped folder would be created and the greeter would greet nobody.
         build_parser(command).error(f"--images {args.images}: no such folder; check the path, "
                                     "or create it and put one photo per person in it")
-    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0):
+    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0
+                             or not args.away_after > 0):
         build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
-                                    "more than 0 days")
+                                    "more than 0 days, --away-after more than 0 minutes")
     if command in ("run", "doctor"):
         from greeter.events import EventsError, check_event_options
         try:
@@ -205,6 +240,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         except EventsError as error:
             build_parser(command).error(str(error))
     return args
+
+
+def _settings_file(command: str, parser: argparse.ArgumentParser,
+                   argv: list[str]) -> argparse.Namespace:
+    """Read the settings file (exit 2 naming the file and line of a mistake) and make its
+    values ``parser``'s defaults; returns the Namespace to parse into, which holds the
+    file (``settings``) and the options typed (``typed``)."""
+    from greeter.settings import (SettingsError, apply_settings, find_settings_file,
+                                  load_settings, option_specs)
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config")
+    path = find_settings_file(config.parse_known_args(argv)[0].config)
+    if command == "settings" and "--init" in argv:
+        path = None  # the file to write need not be readable yet
+    try:
+        settings = load_settings(path, option_specs(
+            build_parser(name) for name in COMMANDS if name != "service"))
+    except SettingsError as error:
+        parser.exit(EXIT_USAGE, f"error: {error}\n")
+    return argparse.Namespace(settings=settings, typed=apply_settings(parser, settings, argv))
 
 
 def quiet_tensorflow(verbose: bool) -> None:
@@ -257,6 +312,12 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     if args.command == "service":
         from greeter.service import service_command
         return service_command(args)
+    if args.command == "settings":
+        from greeter.settings import settings_command
+        return settings_command(args, build_parser("settings"))
+    if args.command == "voices":
+        from greeter.settings import voices_command
+        return voices_command()
     from greeter.app import run_greeter
     return run_greeter(args, launched)
 

@@ -26,7 +26,8 @@ import platformdirs
 
 from greeter.files import make_private_folders, write_npz_atomically
 from greeter.match import Gallery
-from greeter.photos import PhotoError, decode_photo, is_photo_file, read_photo_bytes
+from greeter.photos import (PhotoError, decode_photo, has_photo_content, is_photo_file,
+                            photo_stem, read_photo_bytes)
 
 if TYPE_CHECKING:  # the greeter imports TensorFlow only once its source is open
     from greeter.encode import FaceEncoder
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # the greeter imports TensorFlow only once its source is open
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 # "alice_2": a further photo of Alice (the number is dropped from the name).
 PHOTO_NUMBER = re.compile(r"_(\d+)$")
+# The running number other tools put first: 0008_jessica.png is Jessica's.
+LEADING_NUMBER = re.compile(r"^\d+[\s_\-.]+(?=\D)")
 
 
 def default_cache_dir() -> str:
@@ -46,11 +49,12 @@ def person_name(images_dir: str, path: str) -> str:
     """The name shown and spoken for the photo at ``path`` inside ``images_dir``.
 
     ``alice.jpg`` -> "Alice", ``alice_2.jpg`` -> "Alice", ``mary-jane/x.jpg`` ->
-    "Mary Jane". Lower-case words are capitalised; other spellings are kept.
+    "Mary Jane", ``0008_jessica.png?w=620`` -> "Jessica". Lower-case words are
+    capitalised; other spellings are kept.
     """
     parts = os.path.relpath(path, images_dir).split(os.sep)
-    raw = parts[0] if len(parts) > 1 else os.path.splitext(parts[0])[0]
-    words = re.split(r"[\s_\-]+", PHOTO_NUMBER.sub("", raw))
+    raw = parts[0] if len(parts) > 1 else photo_stem(parts[0])
+    words = re.split(r"[\s_\-]+", PHOTO_NUMBER.sub("", LEADING_NUMBER.sub("", raw)))
     return " ".join(word[:1].upper() + word[1:] if word.islower() else word
                     for word in words if word)
 
@@ -76,7 +80,7 @@ def scan_images(images_dir: str) -> tuple[list[PhotoFile], list[str]]:
             path = os.path.join(folder, name)
             if name.startswith(".") or name.lower() in SYSTEM_FILES:
                 continue
-            if not is_photo_file(name):
+            if not is_photo_file(name) and not has_photo_content(path):
                 notes.append(f"{path}: not a photo (JPEG, PNG, ...); ignored")
                 continue
             try:

@@ -73,7 +73,8 @@ def doctor_command(args: argparse.Namespace) -> int:
     if not args.no_speech:
         check_speech(report)
     encoder = check_weights(report, args)
-    check_images(report, args, encoder)
+    people = check_images(report, args, encoder)
+    check_greetings(report, args, people)
     check_cache(report)
     check_visitors(report)
     check_events(report, args)
@@ -264,29 +265,30 @@ def check_weights(report: Report, args: argparse.Namespace):
     return encoder
 
 
-def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
-    """Report the people in --images, their photo counts, and every photo skipped."""
+def check_images(report: Report, args: argparse.Namespace, encoder) -> list[str]:
+    """Report the people in --images, their photo counts, each photo with the person it
+    is taken for, and every photo skipped; returns the people's names."""
     images = args.images
     if not os.path.exists(images):
         report.add(WARN, f"images: {images} does not exist; the greeter creates it: put one "
                          "photo per person there, named after them (alice.jpg)")
-        return
+        return []
     if not os.path.isdir(images):
         report.add(FAIL, f"images: {images} is not a folder; give a folder with --images")
-        return
+        return []
     try:
         os.listdir(images)
     except OSError as error:
         report.add(FAIL, f"images: {images} cannot be read ({error.strerror or error}); make "
                          "it readable (chmod u+rx)")
-        return
+        return []
     from greeter.database import PhotoLibrary, is_note_on, person_name, scan_images
     if encoder is None:
         photos, _ = scan_images(images)
         names = Counter(person_name(images, photo.path) for photo in photos)
         report.add(WARN, f"images: {len(photos)} photos of {len(names)} people in {images}, "
                          "not checked (the network did not load)")
-        return
+        return sorted(names)
     from greeter.progress import progress_for
     notes: list[str] = []
     library = PhotoLibrary(images, encoder, on_message=notes.append)
@@ -303,9 +305,9 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
     for path, reason in library.skipped.items():
         report.add(WARN, f"images: skipped {path}: {reason}")
     encoded = list(library.photo_paths)
-    if args.verbose:
-        for path, name in zip(encoded, library.gallery.names):
-            report.add(OK, f"images: {path}: {name}")
+    # Always: "Stranger_1" ... "Stranger_8" being one person shows before the first greeting.
+    for path, name in zip(encoded, library.gallery.names):
+        report.add(OK, f"images: {path}: {name}")
     for note in notes:
         if note.startswith("skipped "):
             continue  # those are the lines just above
@@ -313,6 +315,37 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> None:
             report.add(WARN, f"images: {note}")
         elif args.verbose:  # how an encoded photo's face was found: no problem
             report.add(OK, f"images: {note}")
+    return list(counts)
+
+
+def check_greetings(report: Report, args: argparse.Namespace, people: list[str]) -> None:
+    """Say how each person is greeted and in which voice; warn of a [people."NAME"] table
+    that names nobody in --images, and of a voice the engine does not have."""
+    from greeter.greetings import Greeter
+    from greeter.settings import greeting_settings, speech_settings, unknown_people
+    from greeter.speak import SpeechError, list_voices
+    from greeter.speech_worker import find_voice, voice_hint
+    greetings, speech = greeting_settings(args), speech_settings(args)
+    for warning in unknown_people(args, people):
+        report.add(WARN, f"greetings: {warning}")
+    try:
+        voices = [] if args.no_speech else list_voices()
+    except SpeechError:
+        voices = []  # the speech check above said why
+    greeter = Greeter(greetings)
+    for name in people:
+        greeter.add([name], 0.0)
+        [greeting] = greeter.flush()
+        wanted = greeting.voice or speech.default_voice
+        voice = find_voice(voices, wanted) if wanted and voices else None
+        if not greeting.shown:
+            report.add(OK, f"greetings: {name}: recognised, never greeted (greet = false)")
+        elif voices and wanted and voice is None:
+            report.add(WARN, f"greetings: {name}: \"{greeting.text}\", but there is no voice "
+                             f"for {wanted!r}; {voice_hint()}")
+        else:
+            spoken = f"voice {voice.id} ({voice.name})" if voice else "the default voice"
+            report.add(OK, f"greetings: {name}: \"{greeting.text}\" in {spoken}")
 
 
 def check_cache(report: Report) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 
 import cv2
 import numpy as np
 
 from greeter.detect import Box
+from greeter.fonts import label_image
 from greeter.match import Match
 
 KNOWN_COLOUR = (60, 200, 60)      # BGR green
@@ -17,10 +17,26 @@ UNKNOWN_COLOUR = (40, 40, 220)    # BGR red
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def _drawable(text: str) -> str:
-    """``text`` in the ASCII that OpenCV's fonts can draw: accents dropped, others '?'."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return plain if plain.strip() else "?"
+Rect = tuple[int, int, int, int]  # x, y, width, height
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def place_label(box: Box, size: tuple[int, int], frame: tuple[int, int],
+                taken: list[Rect]) -> Rect:
+    """Where a label of ``size`` (w, h) goes for ``box`` in a ``frame`` (w, h): under
+    the box, else above it, else further down, clear of the labels ``taken``."""
+    (x, y, _, h), (label_w, label_h), (frame_w, frame_h) = box, size, frame
+    left = min(max(0, x), max(0, frame_w - label_w))
+    tops = [y + h, y - label_h] + [y + h + step * label_h for step in range(1, 8)] + \
+        [y - label_h * step for step in range(2, 8)]
+    inside = [top for top in tops if 0 <= top <= frame_h - label_h]
+    for top in inside:
+        if not any(_overlaps((left, top, label_w, label_h), other) for other in taken):
+            return left, top, label_w, label_h
+    return left, (inside or [max(0, min(y + h, frame_h - label_h))])[0], label_w, label_h
 
 
 def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
@@ -29,15 +45,20 @@ def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
     canvas = image.copy()
     scale = max(0.6, canvas.shape[1] / 960)
     thickness = max(2, int(round(2 * scale)))
-    for (x, y, w, h), match in zip(boxes, matches):
-        colour = KNOWN_COLOUR if match.known else UNKNOWN_COLOUR
+    colours = [KNOWN_COLOUR if match.known else UNKNOWN_COLOUR for match in matches]
+    for (x, y, w, h), colour in zip(boxes, colours):
         cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
-        label = f"{_drawable(match.name)} {match.distance:.2f}"
-        (text_w, text_h), baseline = cv2.getTextSize(label, FONT, 0.7 * scale, thickness)
-        top = y + h if y + h + text_h + baseline + 6 < canvas.shape[0] else max(0, y - text_h - 10)
-        cv2.rectangle(canvas, (x, top), (x + text_w + 8, top + text_h + baseline + 6), colour, -1)
-        cv2.putText(canvas, label, (x + 4, top + text_h + 3), FONT, 0.7 * scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+    # The labels after every box, so that no box line crosses a name.
+    taken: list[Rect] = []
+    for box, match, colour in zip(boxes, matches, colours):
+        label = label_image(f"{match.name} {match.distance:.2f}", int(round(22 * scale)),
+                            (255, 255, 255), colour)
+        left, top, width, height = place_label(
+            box, (label.shape[1], label.shape[0]), (canvas.shape[1], canvas.shape[0]), taken)
+        taken.append((left, top, width, height))
+        # A label wider or taller than the frame is cut at its edges.
+        visible = canvas[top:top + height, left:left + width]
+        visible[:] = label[:visible.shape[0], :visible.shape[1]]
     if fps is not None:
         # Black on a white outline: readable on any background.
         for colour, width in (((255, 255, 255), thickness + 3), ((0, 0, 0), thickness)):
@@ -58,8 +79,9 @@ class Window:
 
     def __init__(self, title: str = "facenet") -> None:
         self.title = title
-        # Resizable, but opened at the video's own size (see show).
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        # Resizable, but opened at the video's own size (see show); without the Qt
+        # toolbar and status bar, which took their height from the picture.
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self.open = True
         self._sized = False
 

@@ -3,8 +3,9 @@
 An event is one JSON object (see :class:`Event`). It goes to any of three
 sinks: a command run with the event in its environment and on its stdin
 (``--on-greet``), an HTTP POST (``--webhook``), and an MQTT broker
-(``--mqtt``, topics ``facenet/greeting`` and ``facenet/visitor``, with Home
-Assistant discovery).
+(``--mqtt``, topics ``facenet/greeting``, ``facenet/visitor``, ``facenet/arrived``
+and ``facenet/left``, with Home Assistant discovery: one presence entity per
+known person, kept at ``facenet/presence/<id>``).
 
 The frame loop never waits for a sink: :meth:`EventSender.emit` only puts the
 event in each sink's bounded queue, and each sink has a worker thread of its
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import hashlib
 import http.client
 import json
 import math
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 from collections import deque
@@ -46,6 +49,7 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from greeter.outbox import Outbox
+from greeter.presence import ARRIVED, LEFT
 
 GREETING, VISITOR, TEST = "greeting", "visitor", "test"
 # Events are small (a few hundred bytes): ten thousand are hours of greetings.
@@ -66,14 +70,16 @@ TOPIC_PREFIX = "facenet"
 DISCOVERY_PREFIX = "homeassistant"
 # How long "visitor at the door" stays on after the last visit event.
 VISITOR_ON_SECONDS = 60
+DEVICE = {"identifiers": ["facenet"], "name": "facenet door greeter", "manufacturer": "facenet"}
 
 
 @dataclass(frozen=True)
 class Event:
-    """One greeting or new visit, as sent out.
+    """One greeting, new visit, arrival or departure, as sent out.
 
-    ``type`` is "greeting" (``name`` is who was greeted) or "visitor"
-    (``visitor`` is the visitors-list id); ``distance`` is the L2 distance to
+    ``type`` is "greeting" (``name`` is who was greeted), "visitor"
+    (``visitor`` is the visitors-list id), "arrived" or "left" (``name`` turned
+    home or away; ``last_seen``: when they were last seen, UTC ISO 8601); ``distance`` is the L2 distance to
     the nearest known person (None when nobody is known); ``time`` UTC ISO
     8601; ``frame`` the source's frame number; ``source`` the source as
     described to the user; ``crop`` the saved photo of the visitor (None for a
@@ -88,6 +94,7 @@ class Event:
     visitor: int | None = None
     distance: float | None = None
     crop: str | None = None
+    last_seen: str | None = None
 
     def to_json(self) -> str:
         """The event as one line of JSON."""
@@ -163,6 +170,7 @@ class Sink(Protocol):
 
     description: str  # what the user is shown: "webhook http://host/path", credentials hidden
     problem: str  # why it is away now, for the warning ("" when that is not known)
+    presence: bool  # whether it takes arrived and left events
 
     def ready(self, wait: float) -> bool:
         """Whether an event can be sent now; may wait up to ``wait`` seconds to find out."""
@@ -178,7 +186,13 @@ class Sink(Protocol):
 
 class CommandSink:
     """Runs ``command`` (a shell command line) once per event, with the event in
-    FACENET_* environment variables and as JSON on its stdin."""
+    FACENET_* environment variables and as JSON on its stdin.
+
+    Greetings and visits only: a hook written before arrivals and departures
+    existed (one that opens the door) must not run twice for one person.
+    """
+
+    presence = False
 
     def __init__(self, command: str, timeout: float = HOOK_TIMEOUT) -> None:
         self.command = command
@@ -227,6 +241,8 @@ def _kill(process: subprocess.Popen) -> None:
 class WebhookSink:
     """POSTs each event's JSON to ``url``; a user and password in the URL become
     HTTP basic authentication (and are never shown)."""
+
+    presence = True
 
     def __init__(self, url: str, timeout: float = WEBHOOK_TIMEOUT) -> None:
         parts = urlsplit(url)
@@ -299,8 +315,7 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
 def discovery_messages() -> list[tuple[str, str]]:
     """Home Assistant MQTT discovery: (topic, retained JSON) making a "last greeted"
     sensor and a "visitor at the door" binary sensor."""
-    device = {"identifiers": ["facenet"], "name": "facenet door greeter",
-              "manufacturer": "facenet"}
+    device = DEVICE
     availability = f"{TOPIC_PREFIX}/status"
     greeted = {"name": "Last greeted", "unique_id": "facenet_last_greeted",
                "state_topic": f"{TOPIC_PREFIX}/{GREETING}", "value_template": "{{ value_json.name }}",
@@ -315,12 +330,40 @@ def discovery_messages() -> list[tuple[str, str]]:
             (f"{DISCOVERY_PREFIX}/binary_sensor/facenet/visitor/config", json.dumps(visitor))]
 
 
+def person_id(name: str) -> str:
+    """A name as an MQTT topic level and Home Assistant id: ASCII letters, digits and
+    _, made unique by a hash of the name (so that "王小明" and "José" have one too)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    letters = "".join(char if char.isalnum() else "_" for char in plain).strip("_")
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{letters}_{digest}" if letters else digest
+
+
+def presence_discovery(name: str) -> tuple[str, str]:
+    """Home Assistant discovery of ``name``'s presence: a device tracker, home or
+    not_home, with the last sighting as attributes; (topic, retained JSON)."""
+    ident = person_id(name)
+    config = {"name": name, "unique_id": f"facenet_presence_{ident}",
+              "state_topic": f"{TOPIC_PREFIX}/presence/{ident}",
+              "payload_home": "home", "payload_not_home": "not_home",
+              "json_attributes_topic": f"{TOPIC_PREFIX}/presence/{ident}/attributes",
+              "availability_topic": f"{TOPIC_PREFIX}/status", "icon": "mdi:account",
+              "device": DEVICE}
+    return f"{DISCOVERY_PREFIX}/device_tracker/facenet/{ident}/config", json.dumps(config)
+
+
 class MqttSink:
     """Publishes each event to ``facenet/<type>`` (QoS 1) on the broker of an
     ``mqtt://`` URL. paho-mqtt's network thread connects in the background and
     reconnects with growing pauses; on each connection the discovery messages
     and ``facenet/status`` "online" are published (retained), and the broker
-    publishes "offline" when the greeter goes away."""
+    publishes "offline" when the greeter goes away.
+
+    :meth:`people` names the known people: each gets a presence entity, and an
+    entity left on the broker for someone no longer known is removed.
+    """
+
+    presence = True
 
     def __init__(self, url: str) -> None:
         import paho.mqtt.client as mqtt
@@ -328,6 +371,9 @@ class MqttSink:
         self.description = f"MQTT broker {redact_url(url)}"
         self.problem = ""  # why the last connection attempt failed, for the warning
         self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._people: dict[str, str] | None = None  # id: name, once known
+        self._entities: set[str] = set()  # the ids with a discovery config on the broker
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                    client_id=f"facenet-{os.getpid()}")
         if user is not None:
@@ -337,6 +383,7 @@ class MqttSink:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_message = self._on_message
         self._client.connect_async(host, port, MQTT_KEEPALIVE)
         self._client.loop_start()
 
@@ -346,9 +393,45 @@ class MqttSink:
             return
         for topic, payload in discovery_messages():
             client.publish(topic, payload, qos=1, retain=True)
+        # The entities kept on the broker come back as retained messages: those of
+        # people no longer known are removed when they arrive (see _on_message).
+        client.subscribe(f"{DISCOVERY_PREFIX}/device_tracker/facenet/+/config", qos=1)
+        self._publish_people()
         client.publish(f"{TOPIC_PREFIX}/status", "online", qos=1, retain=True)
         self.problem = ""
         self._connected.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if not message.payload:
+            return  # a removal (ours, echoed back)
+        ident = message.topic.split("/")[-2]
+        with self._lock:
+            self._entities.add(ident)
+            # Our own configs come back too: only someone no longer known needs work.
+            stale = self._people is not None and ident not in self._people
+        if stale:
+            self._publish_people()
+
+    def people(self, names: list[str]) -> None:
+        """The people known now: publish their presence entities, remove the others'."""
+        with self._lock:
+            self._people = {person_id(name): name for name in names}
+        self._publish_people()
+
+    def _publish_people(self) -> None:
+        with self._lock:
+            if self._people is None:
+                return  # not known yet: nothing is removed before the photos are read
+            stale, self._entities = self._entities - set(self._people), set(self._people)
+            people = dict(self._people)
+        for name in people.values():
+            self._client.publish(*presence_discovery(name), qos=1, retain=True)
+        for ident in stale:
+            self._client.publish(f"{DISCOVERY_PREFIX}/device_tracker/facenet/{ident}/config",
+                                 "", qos=1, retain=True)
+            for topic in (f"{TOPIC_PREFIX}/presence/{ident}",
+                          f"{TOPIC_PREFIX}/presence/{ident}/attributes"):
+                self._client.publish(topic, "", qos=1, retain=True)
 
     def _on_connect_fail(self, client, userdata) -> None:
         self.problem = "no broker answers there"
@@ -363,6 +446,14 @@ class MqttSink:
         return self._connected.wait(wait)
 
     def send(self, event: Event) -> None:
+        if event.type in (ARRIVED, LEFT):
+            ident = person_id(event.name)
+            attributes = {"last_seen": event.last_seen, "source": event.source}
+            self._client.publish(f"{TOPIC_PREFIX}/presence/{ident}/attributes",
+                                 json.dumps(attributes, ensure_ascii=False), qos=1, retain=True)
+            self._client.publish(f"{TOPIC_PREFIX}/presence/{ident}",
+                                 "home" if event.type == ARRIVED else "not_home", qos=1,
+                                 retain=True)
         info = self._client.publish(f"{TOPIC_PREFIX}/{event.type}", event.to_json(), qos=1)
         if info.rc != 0 and not self._connected.is_set():
             # Queued by paho all the same: a QoS 1 message goes out after the reconnect.
@@ -521,9 +612,16 @@ class EventSender:
         self._workers = [_Worker(sink, queue_size, on_warning, outbox) for sink in sinks]
 
     def emit(self, event: Event) -> None:
-        """Queue ``event`` for every sink; returns at once."""
+        """Queue ``event`` for every sink that takes it; returns at once."""
         for worker in self._workers:
-            worker.put(event)
+            if worker.sink.presence or event.type not in (ARRIVED, LEFT):
+                worker.put(event)
+
+    def people(self, names: list[str]) -> None:
+        """Tell the sinks that keep an entity per person (MQTT) who is known now."""
+        for worker in self._workers:
+            if isinstance(worker.sink, MqttSink):
+                worker.sink.people(names)
 
     def close(self, wait: float = 3.0) -> str:
         """Send what is queued (up to ``wait`` seconds), stop; a one-line summary."""

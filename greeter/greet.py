@@ -21,6 +21,9 @@ class GreetingPolicy:
         self.cooldown = cooldown
         self._streaks: dict[str, tuple[int, object]] = {}  # name: (frames, face holding it)
         self._greeted_at: dict[str, float] = {}
+        # Whether someone in the last frame is on the way to a greeting, not there yet:
+        # a greeting due may wait for them, to greet both in one sentence.
+        self.confirming = False
 
     def update(self, names: Iterable[str], time: float, still: bool = False,
                faces: Iterable[object] | None = None) -> list[str]:
@@ -36,12 +39,16 @@ class GreetingPolicy:
                                  and self._streaks[name][1] == face else 0) + 1, face)
                          for name, face in holders.items()}
         due = []
+        self.confirming = False
         for name in holders:
             confirmed = still or self._streaks[name][0] >= self.confirm
             last = self._greeted_at.get(name)
-            if confirmed and (last is None or time - last >= self.cooldown):
-                self._greeted_at[name] = time
-                due.append(name)
+            if last is None or time - last >= self.cooldown:
+                if confirmed:
+                    self._greeted_at[name] = time
+                    due.append(name)
+                else:
+                    self.confirming = True
         return due
 
 

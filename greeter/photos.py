@@ -42,9 +42,31 @@ class PhotoError(ValueError):
         self.path, self.reason = path, reason
 
 
+def photo_stem(name: str) -> str:
+    """A photo's file name without its extension and without the query a download
+    leaves on it: ``jessica.png?w=620`` -> ``jessica``."""
+    base = name.split("?", 1)[0]
+    stem, extension = os.path.splitext(base)
+    return stem if extension.lower() in PHOTO_EXTENSIONS else base
+
+
 def is_photo_file(path: str) -> bool:
-    """True when ``path``'s extension is one of PHOTO_EXTENSIONS (any case)."""
-    return os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS
+    """True when ``path``'s extension (before any ``?w=620`` a download left) is one of
+    PHOTO_EXTENSIONS (any case)."""
+    name = os.path.basename(path).split("?", 1)[0]
+    return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+
+
+def has_photo_content(path: str) -> bool:
+    """True when the file at ``path`` begins as an image OpenCV reads does, whatever its
+    name: a photo saved without an extension, or with one that is not a photo's."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(16)
+    except OSError:
+        return False
+    return (any(head.startswith(signature) for signature in _IMAGE_SIGNATURES)
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
 
 
 def list_photos(paths: list[str]) -> list[str]:

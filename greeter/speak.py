@@ -19,31 +19,41 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
-from greeter.speech_worker import (CONTEXT, SpeechError, install_hint, render_worker,
-                                   speech_worker, stop_process)
+from greeter.speech_worker import (CONTEXT, SpeechError, Utterance, Voice, install_hint,
+                                   render_worker, speech_worker, stop_process, voices_worker)
 
 # A few waiting sentences absorb a burst; beyond that say() drops sentences,
 # because the worker is behind and they would come too late anyway.
 _QUEUE_SIZE = 3
 
 
-def greeting_sentence(names: Sequence[str]) -> str:
-    """Return the greeting for ``names``.
+@dataclass(frozen=True)
+class SpeechSettings:
+    """How greetings are spoken: the voice (a language or a voice name; None: that of
+    ``language``), rate (words per minute) and volume (0-1), None keeping the engine's;
+    ``speech_to`` a folder that receives each greeting as a WAV file; ``play`` whether
+    they are played too."""
 
-    ``["Alice"]`` gives "Welcome Alice, have a nice day!",
-    ``["Alice", "Bob", "Carol"]`` gives "Welcome Alice, Bob and Carol, have a
-    nice day!". Raises ValueError when ``names`` is empty.
-    """
-    if not names:
-        raise ValueError("greeting_sentence needs at least one name")
-    if len(names) == 1:
-        who = names[0]
-    else:
-        who = ", ".join(names[:-1]) + " and " + names[-1]
-    return f"Welcome {who}, have a nice day!"
+    voice: str | None = None
+    language: str = "en"
+    rate: int | None = None
+    volume: float | None = None
+    speech_to: str | None = None
+    play: bool = True
+
+    @property
+    def default_voice(self) -> str | None:
+        """The voice to ask for; None keeps the engine's own (English)."""
+        return self.voice or (self.language if self.language != "en" else None)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether there is speech to make at all."""
+        return self.play or self.speech_to is not None
 
 
 def _print_warning(message: str) -> None:
@@ -60,8 +70,9 @@ class Speaker:
     ``poll()``, ``wait_ready()`` or ``available``, never from another thread.
 
     ``record_to`` names a folder where the worker writes each sentence as a
-    numbered WAV file (0001.wav, ...) instead of playing it: for machines
-    without sound, and for tests.
+    numbered WAV file (0001.wav, ..., with its sentence and voice in 0001.txt):
+    for machines without sound, and for tests; it is then not played unless
+    ``play`` is True.
     """
 
     def __init__(
@@ -70,15 +81,19 @@ class Speaker:
         driver_name: str | None = None,
         rate: int | None = None,
         voice: str | None = None,
+        volume: float | None = None,
         max_delay: float = 5.0,
         record_to: str | None = None,
+        play: bool | None = None,
         on_warning: Callable[[str], None] = _print_warning,
     ) -> None:
         """Start the worker and return at once; the engine starts in the worker.
 
         ``driver_name`` is pyttsx3's ("espeak", "sapi5", "nsss"; None: the
-        platform's default); ``rate`` (words per minute) and ``voice`` (a
-        voice id) keep the engine's defaults when None. A sentence still
+        platform's default); ``rate`` (words per minute), ``voice`` (a voice
+        id or name, or a language: "fr") and ``volume`` keep the engine's
+        defaults when None; a voice that is not there is named once, through
+        ``on_warning``, and the default one speaks. A sentence still
         waiting ``max_delay`` seconds after ``say()`` is dropped unspoken.
         """
         self._on_warning = on_warning
@@ -86,13 +101,13 @@ class Speaker:
         self._warned = False
         self._closed = False
         self._ready = False
-        self._spoken = 0
+        self._spoken = self._said = self._late = 0
         self._commands = CONTEXT.Queue(maxsize=_QUEUE_SIZE)
         self._status, worker_status = CONTEXT.Pipe(duplex=False)
         self._process = CONTEXT.Process(
             target=speech_worker,
-            args=(self._commands, worker_status, driver_name, rate, voice,
-                  max_delay, record_to),
+            args=(self._commands, worker_status, driver_name, rate, voice, volume,
+                  max_delay, record_to, record_to is None if play is None else play),
             name="greeter-speech",
             # Daemonic: should the caller forget close(), multiprocessing
             # terminates the worker at exit instead of waiting for it.
@@ -103,6 +118,13 @@ class Speaker:
         # Only the worker may hold the writing end, so that its death reads
         # as end-of-file here.
         worker_status.close()
+
+    @classmethod
+    def from_settings(cls, settings: SpeechSettings,
+                      on_warning: Callable[[str], None] = _print_warning) -> Speaker:
+        """The Speaker that ``settings`` ask for (the caller checks ``settings.wanted``)."""
+        return cls(rate=settings.rate, voice=settings.default_voice, volume=settings.volume,
+                   record_to=settings.speech_to, play=settings.play, on_warning=on_warning)
 
     @property
     def available(self) -> bool:
@@ -126,16 +148,22 @@ class Speaker:
         """Return the worker's process id."""
         return self._pid
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, voice: str | None = None, rate: int | None = None,
+            volume: float | None = None, sound: str | None = None) -> None:
         """Queue ``text`` to be spoken and return at once; return None.
 
-        Ignored when speech is unavailable or ``text`` is blank; dropped when
-        sentences are already waiting (the worker is behind).
+        ``voice``, ``rate`` and ``volume``, when given, replace the Speaker's own
+        for this sentence; ``sound`` is a sound file played before it (or
+        alone, when ``text`` is blank). Ignored when speech is unavailable or
+        there is neither text nor sound; dropped when sentences
+        are already waiting (the worker is behind).
         """
-        if not self.poll() or not text.strip():
+        if not self.poll() or not (text.strip() or sound):
             return
         try:
-            self._commands.put_nowait((time.time(), text))
+            self._commands.put_nowait((time.time(), Utterance(text, voice, rate, volume,
+                                                              sound)))
+            self._said += 1
         except queue.Full:
             pass  # a greeting that would come late is worse than none
 
@@ -167,6 +195,18 @@ class Speaker:
             multiprocessing.connection.wait(
                 [self._status, self._process.sentinel], remaining)
         return self._ready and self._available
+
+    def wait_spoken(self, timeout: float = 20.0) -> bool:
+        """Block up to ``timeout`` s until every sentence queued is spoken (or written);
+        return whether they all were. Returns at once when speech has failed."""
+        deadline = time.monotonic() + timeout
+        while self.poll() and self._spoken + self._late < self._said:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            multiprocessing.connection.wait([self._status, self._process.sentinel],
+                                            remaining)
+        return self._available and self._spoken + self._late >= self._said
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop speaking and end the worker; return None. Safe to call twice.
@@ -207,6 +247,10 @@ class Speaker:
                     self._ready = True
                 elif kind == "spoken":
                     self._spoken += 1
+                elif kind == "late":
+                    self._late += 1
+                elif kind == "warning":
+                    self._on_warning(detail)
                 elif kind == "error":
                     return detail
         except (EOFError, OSError):
@@ -234,28 +278,45 @@ class Speaker:
 
 
 def render_speech_to_file(text: str, path: str, timeout: float = 20,
-                          driver_name: str | None = None) -> None:
-    """Render ``text`` into the audio file ``path`` (replacing it); return None.
+                          driver_name: str | None = None, voice: str | None = None) -> str:
+    """Render ``text`` into the audio file ``path`` (replacing it) in ``voice`` (a
+    language or a voice name; None: the default); return the id of the voice used.
 
     Uses pyttsx3's ``save_to_file`` in a worker process, so a hung engine
     cannot hang the caller. The file is WAV (AIFF data with macOS's nsss
-    driver). Raises SpeechError with the reason when the engine fails, does
-    not finish within ``timeout`` seconds, or writes no audio.
+    driver). Raises SpeechError with the reason when the engine fails, has no
+    such voice, does not finish within ``timeout`` seconds, or writes no audio.
     """
     path = os.path.abspath(path)
     if os.path.exists(path):
         os.remove(path)  # so that an old file can't pass for the new one
+    used = _in_worker(render_worker, (text, path, driver_name, voice), timeout)
+    if not os.path.exists(path) or os.path.getsize(path) <= 44:  # 44: WAV header
+        # pyttsx3's espeak driver silently writes nothing for long texts.
+        raise SpeechError(f"the speech engine wrote no audio to {path} "
+                          f"(pyttsx3's espeak driver silently drops texts of more than a "
+                          f"few sentences)")
+    return used
+
+
+def list_voices(timeout: float = 20, driver_name: str | None = None) -> list[Voice]:
+    """The speech engine's voices; raises SpeechError when the engine cannot start."""
+    return _in_worker(voices_worker, (driver_name,), timeout)
+
+
+def _in_worker(target: Callable, args: tuple, timeout: float):
+    """Run ``target(*args, results)`` in a worker process, which sends (error, result);
+    return the result, or raise SpeechError with the error, a crash or a hang."""
     results, worker_results = CONTEXT.Pipe(duplex=False)
-    process = CONTEXT.Process(target=render_worker, name="greeter-render",
-                               args=(text, path, driver_name, worker_results),
-                               daemon=True)
+    process = CONTEXT.Process(target=target, name="greeter-speech-once",
+                              args=(*args, worker_results), daemon=True)
     process.start()
     worker_results.close()
     finished = False
     try:
         if not results.poll(timeout):
             raise SpeechError(f"the speech engine did not finish within {timeout} s")
-        error = results.recv()
+        error, result = results.recv()
         finished = True
     except EOFError:
         process.join(1.0)
@@ -269,10 +330,4 @@ def render_speech_to_file(text: str, path: str, timeout: float = 20,
             process.close()
     if error:
         raise SpeechError(error)
-    if not os.path.exists(path) or os.path.getsize(path) <= 44:  # 44: WAV header
-        # pyttsx3's espeak driver silently writes nothing for long texts.
-        raise SpeechError(f"the speech engine wrote no audio to {path} "
-                          f"(pyttsx3's espeak driver silently drops texts of more than a "
-                          f"few sentences)")
-
-
+    return result

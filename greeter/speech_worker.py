@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import wave
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from typing import TYPE_CHECKING
@@ -44,6 +45,77 @@ CONTEXT = multiprocessing.get_context("spawn")
 
 class SpeechError(RuntimeError):
     """The speech engine could not start, failed, or did not finish in time."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One sentence to speak; None keeps the speaker's own voice, rate and volume.
+
+    ``voice`` is a voice id or name, or a language ("fr"); ``sound`` a sound
+    file played before the sentence.
+    """
+
+    text: str
+    voice: str | None = None
+    rate: int | None = None
+    volume: float | None = None
+    sound: str | None = None
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One of the engine's voices: its id, name and language codes."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+
+
+# espeak-ng names Chinese by its spoken varieties; the greeter's "zh" is Mandarin.
+_LANGUAGE_ALIASES = {"zh": "cmn"}
+
+
+def voice_hint() -> str:
+    """What to install for a voice that is missing."""
+    if sys.platform == "win32":
+        return ("add the language's voice in Windows Settings, Time & language, Speech "
+                "(python facenet.py voices lists those installed)")
+    if sys.platform == "darwin":
+        return ("download the voice in System Settings, Accessibility, Spoken Content "
+                "(python facenet.py voices lists those installed)")
+    return ("install espeak-ng's voices: sudo apt-get install espeak-ng-data "
+            "(python facenet.py voices lists those installed)")
+
+
+def engine_voices(engine: pyttsx3.Engine) -> list[Voice]:
+    """The engine's voices, their language codes as text ("fr-fr")."""
+    voices = []
+    for voice in engine.getProperty("voices"):
+        languages = tuple(
+            (code.decode("utf-8", "replace") if isinstance(code, bytes) else str(code))
+            .lstrip("\x05").lower() for code in (voice.languages or ()))
+        voices.append(Voice(str(voice.id), str(voice.name or voice.id), languages))
+    return voices
+
+
+def find_voice(voices: list[Voice], wanted: str) -> Voice | None:
+    """The voice whose id or name is ``wanted``, else the best one for the language
+    ``wanted``: espeak-ng's own voice of that name ("gmw/en"), else one speaking
+    exactly it, then fr-fr for fr, then any fr-...; else None."""
+    wanted = wanted.strip().lower()
+    for voice in voices:
+        if wanted in (voice.id.lower(), voice.name.lower()):
+            return voice
+    code = _LANGUAGE_ALIASES.get(wanted, wanted)
+    for voice in voices:
+        if voice.id.lower().rsplit("/", 1)[-1] == code:
+            return voice
+    for rank in (lambda lang: lang == code, lambda lang: lang == f"{code}-{code}",
+                 lambda lang: lang.startswith(code + "-")):
+        for voice in voices:
+            if any(rank(language) for language in voice.languages):
+                return voice
+    return None
 
 
 def install_hint() -> str:
@@ -103,17 +175,12 @@ def _detach() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
-def _start_engine(driver_name: str | None, rate: int | None,
-                  voice: str | None) -> pyttsx3.Engine:
+def _start_engine(driver_name: str | None) -> pyttsx3.Engine:
     """Return a started pyttsx3 engine; raise SpeechError saying what failed."""
     try:
         import pyttsx3
 
         engine = pyttsx3.init(driver_name)
-        if rate is not None:
-            engine.setProperty("rate", rate)
-        if voice is not None:
-            engine.setProperty("voice", voice)
     except Exception as exc:  # pyttsx3 raises whatever its driver raises
         raise SpeechError(
             f"the speech engine failed to start "
@@ -153,19 +220,74 @@ def _check_sound_output(engine: pyttsx3.Engine) -> None:
                           f"greetings are shown as text only")
 
 
-def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
-                  rate: int | None, voice: str | None, max_delay: float,
-                  record_to: str | None) -> None:
-    """Speak sentences from ``commands`` until None arrives; return None.
+class _Voices:
+    """Sets the engine up for each utterance: the voice asked for (found once, a
+    missing one named once), else the speaker's own, and the rate and volume."""
 
-    Sends ("ready", ""), ("spoken", text) and ("error", message) on ``status``;
-    after an error it returns, ending the process.
+    def __init__(self, engine: pyttsx3.Engine, status: Connection, voice: str | None,
+                 rate: int | None, volume: float | None) -> None:
+        self.engine, self.status = engine, status
+        self.voices = engine_voices(engine)
+        self.found: dict[str, str | None] = {}
+        self.voice = self.find(voice) if voice else None
+        self.voice = self.voice or engine.getProperty("voice")
+        self.rate = rate or engine.getProperty("rate")
+        self.volume = engine.getProperty("volume") if volume is None else volume
+
+    def find(self, wanted: str) -> str | None:
+        if wanted not in self.found:
+            voice = find_voice(self.voices, wanted)
+            self.found[wanted] = voice.id if voice else None
+            if voice is None:
+                self.status.send(("warning", f"speech: no voice for {wanted!r}, so the "
+                                             f"greeting is spoken with the default voice; "
+                                             f"{voice_hint()}"))
+        return self.found[wanted]
+
+    def set_up(self, utterance: Utterance) -> str:
+        """Set the engine for ``utterance``; return the voice id used."""
+        voice = (self.find(utterance.voice) if utterance.voice else None) or self.voice
+        self.engine.setProperty("voice", voice)
+        self.engine.setProperty("rate", utterance.rate or self.rate)
+        self.engine.setProperty("volume", self.volume if utterance.volume is None
+                                else utterance.volume)
+        return voice
+
+
+def play_sound(path: str) -> None:
+    """Play the sound file ``path`` to the end; raise OSError or SubprocessError if it fails."""
+    if sys.platform == "win32":
+        import winsound
+        winsound.PlaySound(path, winsound.SND_FILENAME)
+        return
+    player = ["afplay", path] if sys.platform == "darwin" else ["aplay", "-q", path]
+    subprocess.run(player, check=True, capture_output=True, timeout=60)
+
+
+def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
+                  rate: int | None, voice: str | None, volume: float | None,
+                  max_delay: float, record_to: str | None, play: bool) -> None:
+    """Speak :class:`Utterance` items from ``commands`` until None arrives; return None.
+
+    With ``record_to`` each is written there as NNNN.wav (its sentence and voice
+    in NNNN.txt, its sound copied as NNNN-sound.*); with ``play`` it is played.
+    Sends ("ready", ""), ("spoken", text), ("late", text: dropped unspoken),
+    ("warning", message) and ("error", message) on ``status``; after an error it returns, ending the process.
     """
     _detach()
     try:
-        engine = _start_engine(driver_name, rate, voice)
-        if record_to is None:
-            _check_sound_output(engine)
+        engine = _start_engine(driver_name)
+        voices = _Voices(engine, status, voice, rate, volume)
+        if play:
+            try:
+                _check_sound_output(engine)
+            except SpeechError as exc:
+                if record_to is None:
+                    raise
+                # No sound here: the files asked for are still written.
+                status.send(("warning", f"speech is not played ({exc}); greetings are "
+                                        f"still written to {record_to}"))
+                play = False
     except SpeechError as exc:
         status.send(("error", f"speech is off: {exc}"))
         return
@@ -183,36 +305,84 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
             continue
         if item is None:
             return
-        said_at, text = item
+        said_at, utterance = item
         if time.time() - said_at > max_delay:
+            status.send(("late", utterance.text))
             continue  # too late to be a greeting
         count += 1
         try:
-            if record_to is None:
-                engine.say(text)
-            else:
-                engine.save_to_file(text, os.path.join(record_to, f"{count:04d}.wav"))
-            engine.runAndWait()
+            used = voices.set_up(utterance)
+            if record_to is not None:
+                _record(engine, utterance, used, os.path.join(record_to, f"{count:04d}"))
+            if play:
+                if utterance.sound:
+                    play_sound(utterance.sound)
+                if utterance.text.strip():
+                    engine.say(utterance.text)
+                    engine.runAndWait()
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         if errors:
             status.send(("error", f"speech stopped: the speech engine failed "
                                   f"({errors[0]}); greetings are shown as text only"))
             return
-        status.send(("spoken", text))
+        status.send(("spoken", utterance.text))
 
 
-def render_worker(text: str, path: str, driver_name: str | None,
-                  results: Connection) -> None:
-    """Render ``text`` to ``path``; send "" on success, else the error message."""
-    _detach()
-    try:
-        engine = _start_engine(driver_name, None, None)
+def save_speech(engine: pyttsx3.Engine, text: str, path: str) -> None:
+    """Render ``text`` into the WAV file ``path``.
+
+    Under load, pyttsx3's espeak driver now and then returns from runAndWait()
+    before the file is written, or without writing it (seen in about one run of
+    the tests in five with other programs busy): wait a moment for it, and try
+    once more if it does not come.
+    """
+    for _ in range(2):
         engine.save_to_file(text, path)
         engine.runAndWait()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if os.path.exists(path) and os.path.getsize(path) > 44:  # 44: the WAV header
+                return
+            time.sleep(0.05)
+
+
+def _record(engine: pyttsx3.Engine, utterance: Utterance, voice: str, stem: str) -> None:
+    """Write ``utterance`` as ``stem``.wav, its sentence and voice in ``stem``.txt."""
+    if utterance.text.strip():
+        save_speech(engine, utterance.text, f"{stem}.wav")
+    with open(f"{stem}.txt", "w", encoding="utf-8") as file:
+        file.write(f"{utterance.text}\nvoice: {voice}\n")
+    if utterance.sound:
+        shutil.copyfile(utterance.sound, f"{stem}-sound{os.path.splitext(utterance.sound)[1]}")
+
+
+def render_worker(text: str, path: str, driver_name: str | None, voice: str | None,
+                  results: Connection) -> None:
+    """Render ``text`` to ``path`` in ``voice`` (a language or voice name); send
+    ("", voice id used) on success, else (the error message, None)."""
+    _detach()
+    try:
+        engine = _start_engine(driver_name)
+        found = find_voice(engine_voices(engine), voice) if voice else None
+        if voice and found is None:
+            raise SpeechError(f"no voice for {voice!r}; {voice_hint()}")
+        if found is not None:
+            engine.setProperty("voice", found.id)
+        save_speech(engine, text, path)
+        used = engine.getProperty("voice")
     except SpeechError as exc:
-        results.send(str(exc))
+        results.send((str(exc), None))
     except Exception as exc:
-        results.send(f"the speech engine failed ({type(exc).__name__}: {exc})")
+        results.send((f"the speech engine failed ({type(exc).__name__}: {exc})", None))
     else:
-        results.send("")
+        results.send(("", used))
+
+
+def voices_worker(driver_name: str | None, results: Connection) -> None:
+    """Send ("", the engine's voices) or (the error message, None)."""
+    _detach()
+    try:
+        results.send(("", engine_voices(_start_engine(driver_name))))
+    except Exception as exc:  # pyttsx3 raises whatever its driver raises
+        results.send((f"{type(exc).__name__}: {exc}", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FACES = (REPO.parent / "shared" / "faces").resolve()
+
+# A greeting as the greeter prints it with the built-in English sentences:
+# "2026-03-02 08:15:00 Good morning, Alice!", "... Welcome back, Alice and Bob!".
+GREETING = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:Good (?:morning|afternoon|evening), "
+                      r"|Welcome back, |Hello )(.+?)(?:, you are up late)?!$", re.M)
+
+
+def greeted(output: str) -> list[str]:
+    """The names greeted in the greeter's ``output``, in order ("Alice and Bob" for two
+    greeted together)."""
+    return GREETING.findall(output)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,7 @@ def test_event_json_and_environment_hold_every_field():
     values = json.loads(event.to_json())
     assert values == {"type": "visitor", "time": "2026-11-30T10:00:00.000+00:00", "frame": 7,
                       "source": "camera 0", "name": None, "visitor": 3, "distance": None,
-                      "crop": "/data/visitors/3/1.jpg"}
+                      "crop": "/data/visitors/3/1.jpg", "last_seen": None}
     environment = event.environment()
     assert environment["FACENET_TYPE"] == "visitor" and environment["FACENET_VISITOR"] == "3"
     assert environment["FACENET_NAME"] == "" and environment["FACENET_FRAME"] == "7"

@@ -16,7 +16,7 @@ import cv2
 import pytest
 
 from brokers import Mosquitto, Subscriber, WebhookServer, free_port
-from conftest import REPO
+from conftest import REPO, greeted
 from greeter.encode import FUSED_THRESHOLD
 from videos import write_video
 
@@ -78,7 +78,7 @@ def test_a_stranger_is_kept_enrolled_from_the_visitors_and_then_greeted_with_eve
         # Nobody is known: she is a visitor.
         first = run(tmp_path, env, "--source", str(talking / "retalking_face3.mp4"),
                     "--images", str(images), "--headless", "--no-speech", *events)
-        assert "Welcome" not in first.stdout
+        assert greeted(first.stdout) == []
         assert re.findall(r"visitor (\d+) at the door \(visit (\d+)\)", first.stdout) == \
             [("1", "1")], first.stdout + first.stderr
         assert "events: 1 sent to the command" in first.stdout
@@ -106,14 +106,16 @@ def test_a_stranger_is_kept_enrolled_from_the_visitors_and_then_greeted_with_eve
         assert (images / "Alexandria.jpg").is_file(), enrolled.stdout
         second = run(tmp_path, env, "--source", str(talking / "WDA_AlexandriaOcasioCortez_000.mp4"),
                      "--images", str(images), "--headless", "--no-speech", *events)
-        assert re.findall(r"Welcome (.+), have a nice day!", second.stdout) == ["Alexandria"], \
+        assert greeted(second.stdout) == ["Alexandria"], \
             second.stdout + second.stderr
         assert "visitor" not in second.stdout.replace("events:", "")
         assert subscriber.wait_for(lambda: subscriber.events("facenet/greeting"))
         greeting = subscriber.events("facenet/greeting")[0]
         assert greeting["name"] == "Alexandria" and greeting["distance"] < FUSED_THRESHOLD
         assert greeting["crop"] is None
-        assert [body["type"] for body, _ in webhook.received] == ["visitor", "greeting"]
+        # She was a visitor; in the second run she arrives (who is home), then is greeted.
+        assert [body["type"] for body, _ in webhook.received] == \
+            ["visitor", "arrived", "greeting"]
         assert "FACENET_NAME=Alexandria\n" in hook_log.read_text()
     finally:
         subscriber.close()
@@ -173,10 +175,16 @@ def test_a_broker_restart_mid_run_loses_no_greeting_and_never_stalls_the_frames(
         out = process.communicate(timeout=60)[0]
     err = errors.read_text()
     assert process.returncode == 0, out + err
-    said = len(re.findall(r"Welcome Alexandria, have a nice day!", out))
+    said = greeted(out).count("Alexandria")
     summary = re.search(r"^processed (\d+) frames in ([\d.]+) s \(([\d.]+) fps\)$", out, re.M)
     assert summary, out
-    assert re.search(rf"^events: {said} sent to the MQTT broker {broker.url}$", out, re.M), out
+    # Besides the greetings: her arrival (she is home all along, so one).
+    assert subscriber.wait_for(lambda: subscriber.events("facenet/arrived"), 20)
+    presence = len({(e["type"], e["time"]) for topic in ("facenet/arrived", "facenet/left")
+                    for e in subscriber.events(topic)})
+    assert presence == 1, subscriber.events("facenet/left")
+    assert re.search(rf"^events: {said + presence} sent to the MQTT broker {broker.url}$", out,
+                     re.M), out
     assert subscriber.wait_for(lambda: len(greetings()) >= said, 20)
     received = greetings()
     frames = [g["frame"] for g in received]
@@ -213,16 +221,18 @@ def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
                                  cwd=tmp_path, env=env, stdout=file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
-        while out.read_text().count("Welcome Alexandria") < 3 and time.monotonic() < deadline:
+        while greeted(out.read_text()).count("Alexandria") < 3 and time.monotonic() < deadline:
             assert first.poll() is None, out.read_text()
             time.sleep(0.1)
     finally:
         first.send_signal(stop)
         first.wait(60)
-    made = out.read_text().count("Welcome Alexandria")
+    made = greeted(out.read_text()).count("Alexandria")
     assert made >= 3, out.read_text()
     if stop == signal.SIGTERM:
-        assert re.search(rf"0 sent to the webhook .*{made} kept for the next start", out.read_text())
+        # The greetings and her arrival wait.
+        assert re.search(rf"0 sent to the webhook .*{made + 1} kept for the next start",
+                         out.read_text())
     # Up again, but answering 503 for its first tries, as a proxy before a restarting server.
     server = WebhookServer(port, lambda body: 503 if len(server.posts) <= 2 else 204)
     try:
@@ -230,8 +240,11 @@ def test_greetings_made_while_the_webhook_is_down_reach_it_after_a_restart(
         assert " not:" not in second.stdout, second.stdout
     finally:
         server.close()
-    bodies = [body for body, _ in server.received]
-    later = second.stdout.count("Welcome Alexandria")
+    # Each run: her arrival first, then the greetings.
+    types = [body["type"] for body, _ in server.received]
+    assert types.count("arrived") == 2 and types[0] == "arrived", types
+    bodies = [body for body, _ in server.received if body["type"] == "greeting"]
+    later = greeted(second.stdout).count("Alexandria")
     assert len(bodies) == made + later, (made, later, [b["frame"] for b in bodies])
     before = bodies[:made]
     assert len({(b["time"], b["frame"]) for b in before}) == made, "a greeting came twice"

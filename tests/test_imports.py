@@ -21,10 +21,11 @@ LAYERS = [
     # the command line, and the commands it hands parsed options to
     "cli", "app", "enroll", "doctor", "calibrate", "visitors", "service",
     # what the commands share: exit statuses, warnings, loading the encoder; one greeter
-    # per folder and source
-    "common", "instance",
+    # per folder and source; the settings file, read into each stage's typed settings
+    "settings", "common", "instance",
     # the stages, each building only on those below it
-    "progress", "draw", "speak", "speech_worker", "greet", "events", "outbox", "visits", "crops",
+    "progress", "draw", "fonts", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
+    "presence", "visits", "crops",
     "database", "recognise", "match", "motion",
     "encode", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect", "faceboxes",
     "yunet",

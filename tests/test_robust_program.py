@@ -26,7 +26,7 @@ import numpy as np
 import psutil
 import pytest
 
-from conftest import REPO
+from conftest import REPO, greeted
 from streams import MjpegServer, free_port, wait_until
 from videos import scene_frame, write_video
 
@@ -35,7 +35,6 @@ ON_LINUX = sys.platform.startswith("linux")
 needs_espeak = pytest.mark.skipif(
     not ON_LINUX or ctypes.util.find_library("espeak-ng") is None,
     reason="needs Linux with espeak-ng (sudo apt-get install espeak-ng)")
-GREETING = re.compile(r"Welcome (.+), have a nice day!")
 SUMMARY = re.compile(r"^processed \d+ frames in [\d.]+ s \([\d.]+ fps\)(, \d+ dropped)?$",
                      re.MULTILINE)
 STOP_LIMIT_S = 2.0  # Ctrl+C / SIGTERM to a clean exit
@@ -72,7 +71,7 @@ class Program:
 
     @property
     def greetings(self) -> list[str]:
-        return [match.group(1) for line in list(self.out) if (match := GREETING.search(line))]
+        return [name for line in list(self.out) for name in greeted(line.rstrip("\n"))]
 
     def text(self) -> str:
         return "\n".join(self.out) + "\n--- stderr ---\n" + "\n".join(self.err)

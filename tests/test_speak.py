@@ -19,8 +19,7 @@ import wave
 import numpy as np
 import pytest
 
-from greeter.speak import (SpeechError, Speaker, greeting_sentence,
-                           render_speech_to_file)
+from greeter.speak import SpeechError, Speaker, list_voices, render_speech_to_file
 
 ON_LINUX = sys.platform.startswith("linux")
 needs_engine = pytest.mark.skipif(
@@ -70,20 +69,6 @@ def warnings() -> list[str]:
     return []
 
 
-@pytest.mark.parametrize(("names", "sentence"), [
-    (["Alice"], "Welcome Alice, have a nice day!"),
-    (["Alice", "Bob"], "Welcome Alice and Bob, have a nice day!"),
-    (["Alice", "Bob", "Carol"], "Welcome Alice, Bob and Carol, have a nice day!"),
-])
-def test_greeting_sentence(names, sentence):
-    assert greeting_sentence(names) == sentence
-
-
-def test_greeting_sentence_needs_a_name():
-    with pytest.raises(ValueError):
-        greeting_sentence([])
-
-
 @needs_engine
 def test_render_greeting_is_audible_speech_of_plausible_length(tmp_path):
     path = str(tmp_path / "greeting.wav")
@@ -110,12 +95,13 @@ def test_speaker_speaks_without_holding_up_the_caller(tmp_path, warnings):
         names = ["Alice", "Bob", "Carol", "Dave", "Eve"]
         latencies = []
         for name in names:
-            latencies.append(timed(lambda: speaker.say(greeting_sentence([name]))))
+            latencies.append(timed(lambda: speaker.say(f"Welcome {name}, have a nice day!")))
             # Wait for each, so that none is dropped for queueing behind others.
             assert wait_for(lambda: speaker.spoken == len(latencies))
         assert max(latencies) < SAY_LIMIT_S
-        files = sorted(tmp_path.iterdir())
+        files = sorted(tmp_path.glob("*.wav"))
         assert [f.name for f in files] == [f"{i:04d}.wav" for i in range(1, 6)]
+        assert (tmp_path / "0002.txt").read_text().startswith("Welcome Bob, have a nice day!\n")
         for file in files:
             duration, rms, _ = measure_wav(str(file))
             assert 1.0 < duration < 5.0 and rms > 0.02
@@ -158,7 +144,7 @@ def test_sentences_that_waited_too_long_are_dropped(tmp_path, warnings):
         assert wait_for(lambda: speaker.spoken == 1)
         time.sleep(0.3)
         assert speaker.spoken == 1
-        assert [f.name for f in tmp_path.iterdir()] == ["0001.wav"]
+        assert [f.name for f in tmp_path.glob("*.wav")] == ["0001.wav"]
     assert warnings == []
     assert_no_worker_left(speaker)
 
@@ -262,3 +248,79 @@ def test_worker_killed_mid_run_warns_once(tmp_path, warnings):
     assert len(warnings) == 1
     assert "exited unexpectedly" in warnings[0]
     assert_no_worker_left(speaker)
+
+
+@needs_engine
+def test_voices_are_listed_with_their_languages():
+    voices = {voice.id: voice for voice in list_voices()}
+    assert voices["roa/fr"].languages == ("fr-fr",) and voices["roa/fr"].name == "French (France)"
+    assert "cmn" in voices["sit/cmn"].languages
+
+
+@needs_engine
+def test_each_sentence_is_spoken_in_its_own_voice_and_a_missing_one_named_once(
+        tmp_path, warnings):
+    speaker = Speaker(record_to=str(tmp_path), voice="de", rate=150,
+                      on_warning=warnings.append)
+    try:
+        assert speaker.wait_ready(10), warnings
+        speaker.say("Guten Morgen, Anna!")
+        speaker.say("Bonjour Mary Jane !", voice="fr", rate=120)
+        assert speaker.wait_spoken(20)
+        speaker.say("Hello Zed!", voice="xx-nowhere")
+        speaker.say("Hello again, Zed!", voice="xx-nowhere")
+        assert speaker.wait_spoken(20)
+        assert speaker.available
+    finally:
+        speaker.close()
+    voices = [(tmp_path / f"{n:04d}.txt").read_text().splitlines()[1] for n in range(1, 5)]
+    assert voices == ["voice: gmw/de", "voice: roa/fr", "voice: gmw/de", "voice: gmw/de"]
+    assert len(warnings) == 1 and "no voice for 'xx-nowhere'" in warnings[0] \
+        and "espeak-ng" in warnings[0]
+
+
+@needs_engine
+def test_the_speaker_s_rate_slows_the_speech(tmp_path, warnings):
+    for rate in (90, 270):
+        os.mkdir(tmp_path / str(rate))
+        with Speaker(record_to=str(tmp_path / str(rate)), rate=rate,
+                     on_warning=warnings.append) as speaker:
+            assert speaker.wait_ready(10), warnings
+            speaker.say("Welcome Alice, have a nice day!")
+            assert speaker.wait_spoken(20) and speaker.spoken == 1, warnings
+    slow, fast = (measure_wav(str(tmp_path / str(rate) / "0001.wav"))[0] for rate in (90, 270))
+    assert slow > 2 * fast
+
+
+@needs_engine
+def test_a_person_s_sound_comes_with_the_sentence_or_alone(tmp_path, warnings):
+    chime = tmp_path / "chime.wav"
+    with wave.open(str(chime), "wb") as out:  # 0.3 s of a 440 Hz tone
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        tone = (np.sin(np.arange(6615) * 2 * np.pi * 440 / 22050) * 8000).astype("<i2")
+        out.writeframes(tone.tobytes())
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    with Speaker(record_to=str(folder), on_warning=warnings.append) as speaker:
+        assert speaker.wait_ready(10), warnings
+        speaker.say("Hello Mary!", sound=str(chime))
+        speaker.say("", sound=str(chime))
+        speaker.say("   ")  # neither sentence nor sound: nothing
+        assert speaker.wait_spoken(20) and speaker.spoken == 2, warnings
+    assert sorted(path.name for path in folder.iterdir()) == \
+        ["0001-sound.wav", "0001.txt", "0001.wav", "0002-sound.wav", "0002.txt"]
+    assert (folder / "0002-sound.wav").read_bytes() == chime.read_bytes()
+
+
+@needs_engine
+def test_without_sound_the_greetings_asked_for_as_files_are_still_written(tmp_path, warnings):
+    with Speaker(record_to=str(tmp_path), play=True, on_warning=warnings.append) as speaker:
+        assert speaker.wait_ready(10), warnings
+        speaker.say("Welcome Alice, have a nice day!")
+        assert speaker.wait_spoken(20), warnings
+        played = not warnings
+    assert (tmp_path / "0001.wav").is_file()
+    if not played:  # this machine has no sound: said once, files kept
+        assert len(warnings) == 1 and "still written to" in warnings[0], warnings

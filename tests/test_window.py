@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, greeted
 from videos import HEIGHT, WIDTH, write_video
 
 KNOWN_GREEN = np.array([60, 200, 60])  # greeter.draw.KNOWN_COLOUR, BGR
@@ -49,7 +49,7 @@ def test_window_shows_box_and_name(display, faces, tmp_path):
     shot = tmp_path / "screen.png"
     try:
         for line in process.stdout:
-            if "Welcome" in line:
+            if greeted(line.rstrip("\n")):
                 break
         time.sleep(1.5)
         subprocess.run(["import", "-display", display, "-window", "root", str(shot)],

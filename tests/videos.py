@@ -3,6 +3,7 @@ and the real clips of ../shared/videos."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -60,3 +61,18 @@ def hallway_clip(name: str, size: tuple[int, int] | None = None) -> list[np.ndar
         frames.append(frame if size is None else
                       cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
     return frames
+
+
+def mary_jane_at_the_door(faces: Path, folder: Path, empty_after: float = 1) -> tuple[Path, Path]:
+    """images/ with mary-jane.jpg (a photo of Kit Harington, as "Mary Jane") and
+    barack.jpg, and a video: an empty doorway for 1 s, her for 3 s (frames 10 to 39 at
+    10 fps), the empty doorway for ``empty_after`` s; returns (images, video)."""
+    images = folder / "images"
+    images.mkdir()
+    people = faces / "people"
+    shutil.copy(people / "kit_harington/kit_harington_1.jpg", images / "mary-jane.jpg")
+    shutil.copy(people / "obama/obama_1.jpg", images / "barack.jpg")
+    video = folder / "door.avi"
+    write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3),
+                        (None, empty_after)])
+    return images, video

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
+from conftest import greeted  # noqa: E402
 from videos import write_video  # noqa: E402
 
 FACES = Path(REPO).parent / "shared" / "faces"
@@ -63,7 +64,7 @@ def main() -> int:
         # If nobody is ever greeted, the loop below ends when this kills the program.
         threading.Timer(90, program.kill).start()
         for line in program.stdout:
-            if "Welcome" in line:
+            if greeted(line.rstrip("\n")):
                 break
         time.sleep(2)
         window = subprocess.run(["xdotool", "search", "--name", "^facenet$"], env=env,
