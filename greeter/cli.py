@@ -49,8 +49,9 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="folder of the OpenFace CSV weights for --model openface "
                              "(default: %(default)s)")
     common.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
-                        help="face detector: yunet finds small and turned faces at the least cost; "
-                             "faceboxes does too, at several times the cost; "
+                        help="face detector: faceboxes finds small and turned faces in real "
+                             "time; yunet does too at under half the cost, with photos less "
+                             "well aligned (not yet the default); "
                              "haar is the classic demo's cascade, for large frontal "
                              "faces (default: %(default)s)")
     common.add_argument("--threshold", type=float, default=None, metavar="D",
