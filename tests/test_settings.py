@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from greeter.detect import DETECTORS
 from videos import mary_jane_at_the_door
 
 
@@ -60,7 +61,7 @@ def test_mistakes_in_tables_and_types_are_named_with_their_line(tmp_path):
         ('[greetings]\nmorning = "Morning {nom}!"\n', "line 2: \"morning\": only {name}"),
         ('[greetings]\nevening-from = 25\n', 'line 2: "evening-from" is an hour'),
         ('language = "klingon"\n', 'line 1: "language" must be one of en, fr, de'),
-        ('detector = "hog"\n', 'line 1: "detector" must be one of faceboxes, haar'),
+        ('detector = "hog"\n', f'line 1: "detector" must be one of {", ".join(DETECTORS)}'),
         ('no-speech = 1\n', 'line 1: "no-speech" must be true or false'),
         ('cooldown = 30\ncooldown = 40\n', "not valid TOML"),
         ('[people."Ann"]\nsound = "ann.wav"\n', "line 2: no such sound file"),
