@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import threading
@@ -34,12 +35,34 @@ from greeter.weights import WeightsError
 STILL_SECONDS = 2.0
 
 
-def _stop_on_sigterm() -> None:
-    """Make SIGTERM stop the program the way Ctrl+C does, through the same clean-up."""
-    def interrupt(signum, frame):
+class Interrupts:
+    """Ctrl+C and SIGTERM stop the program through the same clean-up (KeyboardInterrupt);
+    inside :meth:`held` they wait until the block is done, so that a greeting is never
+    logged and printed without its event, nor an event queued without its log row."""
+
+    def __init__(self) -> None:
+        self._holding = self._pending = False
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._stop)
+            # Left ignored where it is (started in the background by a shell).
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum, frame) -> None:
+        if self._holding:
+            self._pending = True
+            return
         raise KeyboardInterrupt
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+
+    @contextlib.contextmanager
+    def held(self):
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._pending:
+                raise KeyboardInterrupt
 
 
 def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
@@ -123,7 +146,7 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     SIGTERM at any moment, start-up included, ends it the same clean way:
     source released, window closed, speech stopped, log closed, summary printed.
     """
-    _stop_on_sigterm()  # first: a SIGTERM during start-up is a clean stop too
+    interrupts = Interrupts()  # first: a SIGTERM during start-up is a clean stop too
     frames, fps, failed = 0, None, False
     started = last = time.monotonic()
     source = log = speaker = window = events = watcher = instance = None
@@ -175,19 +198,21 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
                 presence.keep_only(people)
                 if events is not None:
                     events.people(people)
-            note_presence(presence, [face.match.name for face in known], frame.time,
-                          frame.index, events, source.description)
-            greeter.add(policy.update([face.match.name for face in known], frame.time,
-                                      frame.still, [face.track for face in known]), frame.time)
-            # A still is a scene of its own (a slideshow): nobody else arrives with it.
-            for greeting in greeter.flush() if frame.still else \
-                    greeter.ready(frame.time, policy.confirming):
-                welcome(greeting, distances, frame.index, speaker, log, events,
-                        source.description)
-            if watcher is not None:
-                visits = watcher.update(faces, frame.image, frame.time, frame.still)
-                note_visits(visits, frame.index, events, source.description,
-                            greeter.unknown(), speaker)
+            with interrupts.held():
+                note_presence(presence, [face.match.name for face in known], frame.time,
+                              frame.index, events, source.description)
+                greeter.add(policy.update([face.match.name for face in known], frame.time,
+                                          frame.still, [face.track for face in known]),
+                            frame.time)
+                # A still is a scene of its own (a slideshow): nobody else arrives with it.
+                for greeting in greeter.flush() if frame.still else \
+                        greeter.ready(frame.time, policy.confirming):
+                    welcome(greeting, distances, frame.index, speaker, log, events,
+                            source.description)
+                if watcher is not None:
+                    visits = watcher.update(faces, frame.image, frame.time, frame.still)
+                    note_visits(visits, frame.index, events, source.description,
+                                greeter.unknown(), speaker)
             frames += 1
             now = time.monotonic()
             if frames == 1:
@@ -202,8 +227,10 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
                 picture = draw_faces(frame.image, [face.box for face in faces], matches, fps)
                 if not window.show(picture, wait_ms):
                     break
-        for greeting in greeter.flush():  # those gathering when the source ended
-            welcome(greeting, distances, frames, speaker, log, events, source.description)
+        with interrupts.held():
+            for greeting in greeter.flush():  # those gathering when the source ended
+                welcome(greeting, distances, frames, speaker, log, events,
+                        source.description)
         if speaker is not None and speech.speech_to is not None:
             speaker.wait_spoken()  # the files of the last greetings are what was asked for
     except KeyboardInterrupt:
