@@ -60,7 +60,10 @@ def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
     library.refresh()
     frame = read_photo(str(faces / "people/obama/obama_4.jpg"))
     recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
-    looks = [recogniser.recognise(frame, library.gallery)[0] for _ in range(3)]
+    # (FaceBoxes' first box of a new face may fail the landmark check: then the face
+    # is there from the second frame on.)
+    looks = [faces[0] for faces in (recogniser.recognise(frame, library.gallery)
+                                    for _ in range(4)) if faces][-3:]
     assert [face.match.name for face in looks] == ["unknown"] * 3
     # The encoding is the track's latest look, both networks' parts.
     single = encoder.checked_face_encodings(frame, [looks[0].box])[0][0]
