@@ -188,7 +188,8 @@ class HouseWithFaults:
         return {"MQTT broker": {(g["time"], g["frame"])
                                 for g in self.subscriber.events("facenet/greeting")},
                 "web server": {(body["time"], body["frame"])
-                               for body, _ in list(self.webhook.received)}}
+                               for body, _ in list(self.webhook.received)
+                               if body["type"] == "greeting"}}  # not arrived/left
 
     def close(self) -> None:
         self.subscriber.close()
