@@ -53,9 +53,13 @@ class Program:
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path,
                  script: Path = REPO / "facenet.py") -> None:
+        # Ctrl+C as at a terminal even when the tests run in the background, where the
+        # shell starts them, and so the program, with SIGINT ignored (and the program
+        # rightly leaves it so): these tests are of what Ctrl+C does.
         self.process = subprocess.Popen(
             [sys.executable, str(script), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
+            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.out: list[str] = []
         self.err: list[str] = []
         self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
