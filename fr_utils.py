@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from greeter.encode import DEFAULT_NETWORK, FaceEncoder
+from greeter.encode import FaceEncoder
+from greeter.models import DEFAULT_NETWORK
 from greeter.openface import load_weights_from_FaceNet  # noqa: F401  (the demo's name)
 from greeter.photos import PhotoError, read_photo
 

@@ -1,7 +1,7 @@
 """facenet's photo-to-encoding path against face_recognition's, on photo folders.
 
     .venv/bin/python bench/accuracy.py [FOLDER ...] [--models dlib+sface,dlib] [--folds 20]
-                                       [--crop] [--no-reference]
+                                       [--no-reference]
 
 Each FOLDER is one data set (default: ../shared/faces/people). A folder whose
 photos all lie in per-person subfolders (FOLDER/person/photo.jpg) is
@@ -238,8 +238,6 @@ def main() -> int:
     parser.add_argument("--scales", default="0.9,0.95,1.05,1.1",
                         help="pair rates also at these multiples of each default threshold")
     parser.add_argument("--folds", type=int, default=20, help="open-set draws (default 20)")
-    parser.add_argument("--crop", action="store_true",
-                        help="also measure unaligned cascade crops, for comparison")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the face_recognition library's figures")
     args = parser.parse_args()
@@ -253,9 +251,6 @@ def main() -> int:
     scales = sorted({1.0, *map(float, args.scales.split(","))})
     thresholds = {name: encoder.threshold for name, encoder in encoders.items()}
     thresholds["face_recognition"] = 0.6
-    crop_encoder = FaceEncoder("dlib", aligned=False) if args.crop else None
-    if crop_encoder is not None:
-        thresholds["facenet, unaligned crop"] = crop_encoder.threshold
     all_self: dict[str, float] = {}
     for folder in args.folders:
         paths = list_photos([folder])
@@ -268,8 +263,6 @@ def main() -> int:
         for name, encoder in encoders.items():
             sides[name], ms = facenet_encodings(paths, encoder)
             print(f"{name}: {ms:.0f} ms per photo")
-        if crop_encoder is not None:
-            sides["facenet, unaligned crop"], _ = facenet_encodings(paths, crop_encoder)
         reference = None if args.no_reference else face_recognition_encodings(paths)
         if reference is not None:
             sides["face_recognition"], every_face, ms = reference

@@ -129,7 +129,7 @@ def watch(model: str, clips: list[Path]) -> None:
     for clip in clips:
         name = str(clip.relative_to(VIDEOS))
         expected = EXPECTED.get(name, set())
-        recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+        recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
         policy = GreetingPolicy(confirm=3, cooldown=1e9)
         capture = cv2.VideoCapture(str(clip))
         greetings, frames, cpu, calls = [], 0, 0.0, second_calls[0]

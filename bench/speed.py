@@ -64,7 +64,7 @@ def scaled_video(video: str, size: tuple[int, int], folder: str) -> str:
 
 def facenet_run(video: str, encoder: FaceEncoder, gallery: Gallery) -> tuple[float, dict, int]:
     """One pass of the greeter's pipeline over every frame: fps, ms per stage, faces seen."""
-    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+    recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
     capture_seconds, faces, frames = 0.0, 0, 0
     started = time.perf_counter()
     with open_source(video) as source:

@@ -22,15 +22,21 @@ without a usable face) fails each of its pairs whichever their kind.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder
+from greeter.common import load_models_or_say_why
+from greeter.database import PhotoLibrary, is_note_on
 from greeter.files import write_atomically
+from greeter.progress import progress_for
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, warn
+from greeter.settings import Settings
+
+if TYPE_CHECKING:
+    from greeter.encode import FaceEncoder
 
 # Fewer people with two or more photos give too few same-person pairs for
 # a threshold that means anything.
@@ -212,74 +218,108 @@ def _summary(distances: np.ndarray) -> str:
             f"median {np.median(finite):.3f}")
 
 
-def calibrate_command(args: argparse.Namespace, encoder=None) -> int:
-    """``calibrate``: print the best threshold for --images and how the current one does,
-    and save the plot to --plot; returns the exit status (1: too few photos).
+def calibrate_command(settings: Settings, plot: str, strangers: float = 0.01,
+                      encoder: FaceEncoder | None = None) -> int:
+    """``calibrate``: print the best threshold for the images folder and how the current
+    one does, and save the plot to ``plot``; returns the exit status (1: too few
+    photos). The recommended threshold greets at most ``strangers`` of them.
 
-    ``encoder`` is an already loaded FaceEncoder to use (else the options' one loads).
+    ``encoder`` is an already loaded FaceEncoder to use (else the settings' one loads).
     """
-    def say(text: str) -> None:
-        if not args.quiet:
-            print(text, file=sys.stderr)
-
-    plot = args.plot
-    if not plot.lower().endswith(".png"):
-        print(f"error: --plot {plot}: the plot is a PNG; give a file name ending in .png",
-              file=sys.stderr)
+    recognition = settings.recognition
+    problem = _plot_or_images_problem(plot, recognition.images)
+    if problem:
+        warn(f"error: {problem}")
         return EXIT_USAGE
-    if _inside(plot, args.images):
-        print(f"error: --plot {plot} is inside the images folder {args.images}, where the "
-              "greeter would take it for a photo; save it elsewhere", file=sys.stderr)
-        return EXIT_USAGE
-    if not os.path.isdir(os.path.dirname(os.path.abspath(plot))):
-        print(f"error: --plot {plot}: folder {os.path.dirname(os.path.abspath(plot))} does "
-              "not exist; create it or choose another path", file=sys.stderr)
-        return EXIT_USAGE
-    if not os.path.isdir(args.images):
-        print(f"error: images folder {args.images} does not exist; put photos of each "
-              "person there (alice.jpg, alice_2.jpg, or a folder alice/)", file=sys.stderr)
-        return EXIT_USAGE
-
-    from greeter.database import PhotoLibrary, is_note_on
-    from greeter.progress import progress_for
+    encoder = encoder or load_models_or_say_why(recognition)
     if encoder is None:
-        encoder = load_encoder(args)
-        if encoder is None:
-            return EXIT_FAILURE
-    threshold = args.threshold if args.threshold is not None else encoder.threshold
-    messages: list[str] = []
-    library = PhotoLibrary(args.images, encoder, on_message=messages.append)
-    library.refresh(on_progress=progress_for(args))
-    paths = list(library.photo_paths)
-    for message in messages:
-        # How an encoded photo's face was found is detail; skipped photos are not.
-        if args.verbose or not is_note_on(message, paths or []):
-            say(message)
-
+        return EXIT_FAILURE
+    library = _loaded_library(settings, encoder)
     counts = library.photo_counts
     needed, second_for = photos_needed(counts)
     if needed:
-        with_pairs = [name for name, count in counts.items() if count >= 2]
-        where = (f"a second photo of {', '.join(second_for)}" if second_for else "")
-        if needed > len(second_for):
-            new = needed - len(second_for)
-            where += (" and " if where else "") + f"{new} photos of new people (two each)"
-        print(f"error: calibration needs at least {MIN_PEOPLE_WITH_PAIRS} people with two or "
-              f"more photos each; {args.images} has {len(with_pairs)}"
-              f"{' (' + ', '.join(with_pairs) + ')' if with_pairs else ''} among "
-              f"{len(counts)} people: add {needed} more photo{'s' if needed != 1 else ''} "
-              f"({where}), named alice_2.jpg or put in a folder alice/", file=sys.stderr)
+        warn(f"error: {_more_photos_needed(counts, needed, second_for, recognition.images)}")
         return EXIT_FAILURE
-
     names = list(library.gallery.names)
     pairs = pair_distances(library.gallery.encodings, names)
     door = door_rates(library.gallery.encodings, names)
-    target = args.strangers
-    recommended = door.at(min(door.threshold_for(target), 10 * encoder.threshold))
-    current, default = door.at(threshold), door.at(encoder.threshold)
+    recommended = door.at(min(door.threshold_for(strangers), 10 * encoder.threshold))
+    _print_rates(settings, encoder, counts, pairs, door, recommended, strangers,
+                 list(library.photo_paths), names)
+    threshold = recognition.threshold
+    if abs(recommended.threshold - threshold) >= 0.01:
+        # Rounded down: rounded up it could let in the stranger it was set under.
+        print(f"to use it: python facenet.py --threshold "
+              f"{np.floor(recommended.threshold * 1000) / 1000:.3f}")
+    plotted = rates_at(pairs.same, pairs.different, recommended.threshold)
+    title = f"{len(names)} photos of {len(counts)} people, {encoder.network} model"
+    try:
+        save_plot(pairs, plotted, rates_at(pairs.same, pairs.different, threshold), plot, title)
+    except ImportError:
+        warn("error: the plot needs matplotlib: pip install matplotlib")
+        return EXIT_FAILURE
+    except OSError as error:
+        warn(f"error: cannot write the plot {plot} ({error.strerror or error}); choose "
+             "another --plot path")
+        return EXIT_FAILURE
+    print(f"plot saved to {plot}")
+    return EXIT_OK
+
+
+def _plot_or_images_problem(plot: str, images: str) -> str:
+    """What is wrong with the --plot path or the images folder, or ""."""
+    folder = os.path.dirname(os.path.abspath(plot))
+    if not plot.lower().endswith(".png"):
+        return f"--plot {plot}: the plot is a PNG; give a file name ending in .png"
+    if _inside(plot, images):
+        return (f"--plot {plot} is inside the images folder {images}, where the greeter "
+                "would take it for a photo; save it elsewhere")
+    if not os.path.isdir(folder):
+        return f"--plot {plot}: folder {folder} does not exist; create it or choose another path"
+    if not os.path.isdir(images):
+        return (f"images folder {images} does not exist; put photos of each person there "
+                "(alice.jpg, alice_2.jpg, or a folder alice/)")
+    return ""
+
+
+def _loaded_library(settings: Settings, encoder: FaceEncoder) -> PhotoLibrary:
+    """The photos encoded, saying what was skipped (and, with -v, how faces were found)."""
+    messages: list[str] = []
+    library = PhotoLibrary(settings.recognition.images, encoder, on_message=messages.append)
+    library.refresh(on_progress=progress_for(settings.progress))
+    paths = list(library.photo_paths)
+    for message in messages:
+        # How an encoded photo's face was found is detail; skipped photos are not.
+        if settings.verbose or settings.progress and not is_note_on(message, paths):
+            warn(message)
+    return library
+
+
+def _more_photos_needed(counts: dict[str, int], needed: int, second_for: list[str],
+                        images: str) -> str:
+    """Why calibration cannot run on ``counts`` photos per person, and what to add."""
+    with_pairs = [name for name, count in counts.items() if count >= 2]
+    where = (f"a second photo of {', '.join(second_for)}" if second_for else "")
+    if needed > len(second_for):
+        new = needed - len(second_for)
+        where += (" and " if where else "") + f"{new} photos of new people (two each)"
+    return (f"calibration needs at least {MIN_PEOPLE_WITH_PAIRS} people with two or "
+            f"more photos each; {images} has {len(with_pairs)}"
+            f"{' (' + ', '.join(with_pairs) + ')' if with_pairs else ''} among "
+            f"{len(counts)} people: add {needed} more photo{'s' if needed != 1 else ''} "
+            f"({where}), named alice_2.jpg or put in a folder alice/")
+
+
+def _print_rates(settings: Settings, encoder: FaceEncoder, counts: dict[str, int],
+                 pairs: Pairs, door: Door, recommended: DoorRates, target: float,
+                 paths: list[str], names: list[str]) -> None:
+    """Print the distances found, and how the recommended and current thresholds do;
+    ``paths`` and ``names``: each encoded photo's file and person."""
+    current, default = door.at(settings.recognition.threshold), door.at(encoder.threshold)
     people_with_pairs = sum(count >= 2 for count in counts.values())
-    print(f"calibration on {len(names)} photos of {len(counts)} people in {args.images} "
-          f"({encoder.network} model; {people_with_pairs} people have two or more photos)")
+    print(f"calibration on {len(names)} photos of {len(counts)} people in "
+          f"{settings.recognition.images} ({encoder.network} model; {people_with_pairs} "
+          "people have two or more photos)")
     print(f"  {len(pairs.same)} same-person pairs: {_summary(pairs.same)}")
     print(f"  {len(pairs.different)} different-person pairs: {_summary(pairs.different)}")
     print(f"  at the door: {len(door.stranger)} stranger visits (each person a stranger to "
@@ -290,7 +330,7 @@ def calibrate_command(args: argparse.Namespace, encoder=None) -> int:
         print(f"{label} {rates.threshold:.3f}: strangers greeted {rates.strangers_greeted:.3f}, "
               f"known people greeted right {rates.greeted_right:.3f}, by a wrong name "
               f"{rates.greeted_wrong:.3f}")
-    if args.verbose:
+    if settings.verbose:
         _print_hardest(pairs, paths, names)
     if len(door.stranger) < 1 / max(target, 1e-9):
         print(f"note: {len(door.stranger)} stranger visits cannot measure a rate of {target:g} "
@@ -306,23 +346,6 @@ def calibrate_command(args: argparse.Namespace, encoder=None) -> int:
               f"strangers against {default.strangers_greeted:.3f}, for known people greeted "
               f"right {recommended.greeted_right:.3f} against {default.greeted_right:.3f}; on "
               "people other than these it may greet more strangers")
-    if abs(recommended.threshold - threshold) >= 0.01:
-        # Rounded down: rounded up it could let in the stranger it was set under.
-        print(f"to use it: python facenet.py --threshold "
-              f"{np.floor(recommended.threshold * 1000) / 1000:.3f}")
-    plotted = rates_at(pairs.same, pairs.different, recommended.threshold)
-    title = f"{len(names)} photos of {len(counts)} people, {encoder.network} model"
-    try:
-        save_plot(pairs, plotted, rates_at(pairs.same, pairs.different, threshold), plot, title)
-    except ImportError:
-        print("error: the plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-        return EXIT_FAILURE
-    except OSError as error:
-        print(f"error: cannot write the plot {plot} ({error.strerror or error}); choose "
-              "another --plot path", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"plot saved to {plot}")
-    return EXIT_OK
 
 
 def _print_hardest(pairs: Pairs, paths: list[str] | None, names: list[str],

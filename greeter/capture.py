@@ -19,23 +19,19 @@ Frame and Source, which both build on, are in greeter.frames.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 
 from greeter.file_sources import RealtimeVideo, Stills, VideoFile
 from greeter.frames import Frame, Source, SourceError
 from greeter.live_sources import open_camera, open_stream
+from greeter.report import warn
 from greeter.photos import PhotoError, is_photo_file, list_photos, read_photo
 
 __all__ = ["Frame", "Source", "SourceError", "open_source"]
 
 
-def _print_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def open_source(spec: str, loop: bool = False,
-                on_message: Callable[[str], None] = _print_to_stderr,
+                on_message: Callable[[str], None] = warn,
                 realtime: bool = False, wait: bool = False) -> Source:
     """The Source that ``spec`` (a --source value) names; see the module docstring.
 

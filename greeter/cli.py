@@ -10,10 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
+from typing import Any
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder
+from greeter.common import load_models_or_say_why
 from greeter.detect import DEFAULT_DETECTOR, DETECTORS
+from greeter.events import EventSettings
+from greeter.models import DEFAULT_NETWORK, NETWORKS
 from greeter.paths import IMAGES_DIR, WEIGHTS_DIR
+from greeter.presence import PresenceSettings
+from greeter.recognise import Tracking
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, setup_logging
+from greeter.settings import (RecognitionSettings, Settings, SourceSettings, SpeechSettings,
+                              VisitorSettings, WelcomeSettings)
+from greeter.settings_file import SettingsFile
 
 
 COMMANDS = {
@@ -38,9 +48,7 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                              "in the user's config folder); the command line wins over it")
     common.add_argument("--images", default=IMAGES_DIR, metavar="DIR",
                         help="folder of known people: NAME.jpg or NAME/*.jpg (default: %(default)s)")
-    # greeter.encode.NETWORKS, not imported: it would import TensorFlow before --help.
-    common.add_argument("--model", choices=("dlib+sface", "dlib", "openface"),
-                        default="dlib+sface",
+    common.add_argument("--model", choices=NETWORKS, default=DEFAULT_NETWORK,
                         help="face encoder: dlib+sface, dlib's network and SFace, both "
                              "must agree (the fused distance); dlib alone, as the "
                              "face_recognition library; openface needs OpenFace's CSV "
@@ -117,12 +125,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                      "./facenet.toml); an existing file is never replaced")
             _add_run_options(parser)
         elif command == "service":
-            parser.usage = "facenet.py service {install [GREETER OPTIONS ...],status,uninstall}"
-            parser.add_argument("action", choices=("install", "status", "uninstall"),
-                                help="install: run the greeter at boot with the options that "
-                                     "follow (as given to python facenet.py: --source, "
-                                     "--webhook, ...), restarted when it fails")
-            return parser
+            _add_service_arguments(parser)
+            return parser  # the greeter's options follow; they are checked on their own
         elif command == "visitors":
             parser.add_argument("--html", metavar="FILE.html",
                                 help="also write a page showing their photos in a grid")
@@ -130,6 +134,14 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                 help="first delete visitor ID: every visit and photo")
     _add_common_options(parser)
     return parser
+
+
+def _add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "facenet.py service {install [GREETER OPTIONS ...],status,uninstall}"
+    parser.add_argument("action", choices=("install", "status", "uninstall"),
+                        help="install: run the greeter at boot with the options that "
+                             "follow (as given to python facenet.py: --source, "
+                             "--webhook, ...), restarted when it fails")
 
 
 def _add_window_and_speech_options(parser: argparse.ArgumentParser, no_speech_help: str) -> None:
@@ -223,24 +235,49 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = build_parser(command)
     args = parser.parse_args(rest, _settings_file(command, parser, rest))
     args.command = command
-    if args.threshold is not None and args.threshold <= 0:
-        build_parser(command).error("--threshold must be a positive distance")
     if (command in ("run", "enroll") and os.path.abspath(args.images) != IMAGES_DIR
             and not os.path.isdir(args.images)):
         # A mistyped folder would be created and the greeter would greet nobody.
-        build_parser(command).error(f"--images {args.images}: no such folder; check the path, "
-                                    "or create it and put one photo per person in it")
-    if command == "run" and (args.visit_gap < 0 or not args.keep_visitors > 0
-                             or not args.away_after > 0):
-        build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
-                                    "more than 0 days, --away-after more than 0 minutes")
-    if command in ("run", "doctor"):
-        from greeter.events import EventsError, check_event_options
-        try:
-            check_event_options(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
-        except EventsError as error:
-            build_parser(command).error(str(error))
+        parser.error(f"--images {args.images}: no such folder; check the path, "
+                     "or create it and put one photo per person in it")
+    try:
+        args.typed_settings = settings_from_args(args)
+    except ValueError as error:  # SettingsError, EventsError: the option and the fix
+        parser.error(str(error))
     return args
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The typed settings of the options parsed (the settings file's values already
+    in them): the one place the command line becomes the stages' sections. Raises
+    a ValueError naming the option that is wrong."""
+    def given(name: str, default=None):
+        return getattr(args, name, default)
+
+    file: SettingsFile = args.settings
+    recognition = RecognitionSettings(
+        images=args.images, model=args.model, weights=args.weights, detector=args.detector,
+        threshold=args.threshold, first_looks=given("confirm", 3),
+        tracking=Tracking(**file.tracking))
+    language = given("language", "en")
+    welcome = WelcomeSettings(confirm=given("confirm", 3), cooldown=given("cooldown", 60.0),
+                              log=given("log"),
+                              greetings=replace(file.greetings, language=language))
+    speech = SpeechSettings(voice=given("voice"), language=language, rate=given("rate"),
+                            volume=given("volume"), speech_to=given("speech_to"),
+                            play=not given("no_speech", False))
+    visitors = VisitorSettings(keep=not given("no_visitors", False),
+                               visit_gap=given("visit_gap", 10.0) * 60,
+                               keep_days=given("keep_visitors", 7.0))
+    events = EventSettings(on_greet=given("on_greet"), webhook=given("webhook"),
+                           mqtt=given("mqtt"), hook_timeout=given("hook_timeout", 10.0))
+    source = SourceSettings(source=args.source, loop=given("loop", False),
+                            realtime=given("realtime", False),
+                            wait=given("wait_for_source", False))
+    return Settings(recognition, welcome, speech, visitors,
+                    PresenceSettings(away_after=given("away_after", 30.0) * 60), events,
+                    source, file, window=not given("headless", False),
+                    progress=not args.quiet, verbose=args.verbose)
 
 
 def _settings_file(command: str, parser: argparse.ArgumentParser,
@@ -248,8 +285,8 @@ def _settings_file(command: str, parser: argparse.ArgumentParser,
     """Read the settings file (exit 2 naming the file and line of a mistake) and make its
     values ``parser``'s defaults; returns the Namespace to parse into, which holds the
     file (``settings``) and the options typed (``typed``)."""
-    from greeter.settings import (SettingsError, apply_settings, find_settings_file,
-                                  load_settings, option_specs)
+    from greeter.settings_file import (SettingsError, find_settings_file, load_settings,
+                                       option_specs)
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--config")
     path = find_settings_file(config.parse_known_args(argv)[0].config)
@@ -261,6 +298,57 @@ def _settings_file(command: str, parser: argparse.ArgumentParser,
     except SettingsError as error:
         parser.exit(EXIT_USAGE, f"error: {error}\n")
     return argparse.Namespace(settings=settings, typed=apply_settings(parser, settings, argv))
+
+
+class _Stop(Exception):
+    """Raised in place of argparse's help and errors while the typed options are found."""
+
+
+def _stop(*args: Any, **kwargs: Any) -> None:
+    raise _Stop
+
+
+def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The dests of the options typed on the command line ``argv``.
+
+    Parsed once with no defaults at all, so that only what was typed is set.
+    Help and mistakes are left to the real parse that follows (they would
+    be printed twice, and help cannot be formatted without the defaults).
+    """
+    given = argparse.Namespace()
+    saved = {action.dest: action.default for action in parser._actions}
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    parser.print_help = parser.exit = parser.error = _stop  # for this parse only
+    try:
+        parser.parse_known_args(argv, given)
+    except _Stop:
+        return set()
+    finally:
+        del parser.print_help, parser.exit, parser.error
+        for action in parser._actions:
+            action.default = saved[action.dest]
+    return set(vars(given))
+
+
+def apply_settings(parser: argparse.ArgumentParser, settings: SettingsFile,
+                   argv: list[str]) -> set[str]:
+    """Make the file's values ``parser``'s defaults, so that the command line wins;
+    returns the dests given on the command line.
+
+    A file value of one of a group of exclusive options (``quiet`` in the file,
+    ``--verbose`` typed) gives way to the one typed.
+    """
+    typed = explicit_options(parser, argv)
+    own = {action.dest for action in parser._actions}
+    values = {dest: value for dest, value in settings.options.items() if dest in own}
+    for group in parser._mutually_exclusive_groups:
+        members = {action.dest for action in group._group_actions}
+        if members & typed:
+            values = {dest: value for dest, value in values.items()
+                      if dest not in members - typed}
+    parser.set_defaults(**values)
+    return typed
 
 
 def quiet_tensorflow(verbose: bool) -> None:
@@ -294,49 +382,57 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     quiet_tensorflow(args.verbose)
+    setup_logging(args.verbose, args.quiet)
+    settings: Settings = args.typed_settings
     if args.command == "encode":
-        return encode_command(args)
+        return encode_command(settings.recognition, args.photos, args.out)
     if args.command == "verify":
-        return verify_command(args)
+        return verify_command(settings.recognition, args.photo1, args.photo2)
     if args.command == "enroll":
-        from greeter.enroll import enroll_command
-        return enroll_command(args)
+        from greeter.enroll import enroll_command, enroll_from_visitor
+        if args.from_visitor is not None:
+            return enroll_from_visitor(settings.recognition, args.name, args.from_visitor)
+        return enroll_command(settings, args.name, args.timeout)
     if args.command == "calibrate":
         from greeter.calibrate import calibrate_command
-        return calibrate_command(args)
+        return calibrate_command(settings, args.plot, args.strangers)
     if args.command == "doctor":
         from greeter.doctor import doctor_command
-        return doctor_command(args)
+        return doctor_command(settings)
     if args.command == "visitors":
         from greeter.visitors import visitors_command
-        return visitors_command(args)
+        return visitors_command(args.html, args.forget)
     if args.command == "service":
         from greeter.service import service_command
-        return service_command(args)
+        return service_command(args.action, args.greeter_argv)
     if args.command == "settings":
-        from greeter.settings import settings_command
-        return settings_command(args, build_parser("settings"))
+        from greeter.settings_file import init_command, option_specs, settings_command
+        if args.init:
+            return init_command(args.config)
+        return settings_command(vars(args), args.typed, args.settings,
+                                option_specs([build_parser("settings")]).values(),
+                                settings.welcome.greetings)
     if args.command == "voices":
-        from greeter.settings import voices_command
+        from greeter.settings_file import voices_command
         return voices_command()
     from greeter.app import run_greeter
-    return run_greeter(args, launched)
+    return run_greeter(settings, launched)
 
 
-def encode_command(args: argparse.Namespace) -> int:
+def encode_command(recognition: RecognitionSettings, paths: list[str], out: str) -> int:
     """``encode``: photos to an .npz of paths, encodings (NaN rows when unusable) and threshold."""
     import numpy as np
 
     from greeter.photos import list_photos
-    missing = [path for path in args.photos if not os.path.exists(path)]
+    missing = [path for path in paths if not os.path.exists(path)]
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    photos = list_photos(args.photos)
+    photos = list_photos(paths)
     if not photos:
-        print(f"error: no photos in {', '.join(args.photos)}", file=sys.stderr)
+        print(f"error: no photos in {', '.join(paths)}", file=sys.stderr)
         return EXIT_USAGE
-    encoder = load_encoder(args)
+    encoder = load_models_or_say_why(recognition)
     if encoder is None:
         return EXIT_FAILURE
     encodings = np.full((len(photos), encoder.width), np.nan, np.float32)
@@ -350,22 +446,22 @@ def encode_command(args: argparse.Namespace) -> int:
             print(f"{path}: {result.note}", file=sys.stderr)
     encoded = int(np.isfinite(encodings[:, 0]).sum())
     from greeter.files import write_npz_atomically
-    write_npz_atomically(args.out, paths=np.array(photos, dtype=str), encodings=encodings,
-                         threshold=np.float64(encoder.threshold))
-    print(f"encoded {encoded} of {len(photos)} photos into {args.out}")
+    write_npz_atomically(out, paths=np.array(photos, dtype=str), encodings=encodings,
+                         threshold=np.float64(recognition.threshold))
+    print(f"encoded {encoded} of {len(photos)} photos into {out}")
     return EXIT_OK if encoded else EXIT_FAILURE
 
 
-def verify_command(args: argparse.Namespace) -> int:
+def verify_command(recognition: RecognitionSettings, photo1: str, photo2: str) -> int:
     """``verify``: the distance between two photos' faces, and the verdict at the threshold."""
-    for path in (args.photo1, args.photo2):
+    for path in (photo1, photo2):
         if not os.path.isfile(path):
             print(f"error: no such photo: {path}", file=sys.stderr)
             return EXIT_USAGE
-    encoder = load_encoder(args)
+    encoder = load_models_or_say_why(recognition)
     if encoder is None:
         return EXIT_FAILURE
-    results = [encoder.encode_photo(path) for path in (args.photo1, args.photo2)]
+    results = [encoder.encode_photo(path) for path in (photo1, photo2)]
     for result in results:
         if result.encoding is None:
             print(f"error: {result.path}: {result.note}", file=sys.stderr)
@@ -374,6 +470,7 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"{result.path}: {result.note}", file=sys.stderr)
     from greeter.match import face_distance
     distance = float(face_distance(results[0].encoding[None], results[1].encoding)[0])
-    verdict = "same person" if distance <= encoder.threshold else "different people"
-    print(f"distance {distance:.3f}: {verdict} (threshold {encoder.threshold:g})")
+    threshold = recognition.threshold
+    verdict = "same person" if distance <= threshold else "different people"
+    print(f"distance {distance:.3f}: {verdict} (threshold {threshold:g})")
     return EXIT_OK

@@ -12,7 +12,6 @@ status is 1 when any line is FAIL, else 0.
 
 from __future__ import annotations
 
-import argparse
 import ctypes.util
 import importlib
 import os
@@ -24,8 +23,11 @@ import time
 import wave
 from collections import Counter
 
-from greeter.common import EXIT_FAILURE, EXIT_OK
+from greeter.common import load_models
+from greeter.events import EventSettings
 from greeter.paths import WEIGHTS_DIR
+from greeter.report import EXIT_FAILURE, EXIT_OK
+from greeter.settings import RecognitionSettings, Settings, unknown_people
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 # How long the source is read to measure its frame size and rate.
@@ -58,26 +60,26 @@ class Report:
         return self.counts[FAIL] > 0
 
 
-def doctor_command(args: argparse.Namespace) -> int:
+def doctor_command(settings: Settings) -> int:
     """``doctor``: check everything the greeter needs and print one report.
 
     Returns 1 when something the greeter needs is broken (see the module
     docstring), else 0.
     """
-    report = Report(args.quiet)
+    report = Report(not settings.progress)
     if not check_versions(report):
         _summary(report)
         return EXIT_FAILURE
-    check_source(report, args.source)
+    check_source(report, settings.source.source)
     check_display(report)
-    if not args.no_speech:
+    if settings.speech.play:
         check_speech(report)
-    encoder = check_weights(report, args)
-    people = check_images(report, args, encoder)
-    check_greetings(report, args, people)
+    encoder = check_weights(report, settings.recognition)
+    people = check_images(report, settings, encoder)
+    check_greetings(report, settings, people)
     check_cache(report)
     check_visitors(report)
-    check_events(report, args)
+    check_events(report, settings.events)
     check_outbox(report)
     _summary(report)
     return EXIT_FAILURE if report.failed else EXIT_OK
@@ -244,31 +246,31 @@ def _audio_length(path: str) -> str:
 
 # -- weights and photos -----------------------------------------------------
 
-def check_weights(report: Report, args: argparse.Namespace):
+def check_weights(report: Report, recognition: RecognitionSettings):
     """Load the face detector and the networks; the FaceEncoder, or None after a FAIL."""
     from greeter.detect import DetectorError
-    from greeter.encode import FaceEncoder
     from greeter.weights import WeightsError
     started = time.monotonic()
     try:
-        encoder = FaceEncoder(args.model, args.weights, detector=args.detector)
+        encoder = load_models(recognition)
     except (WeightsError, DetectorError) as error:
         lines = str(error).splitlines()
-        report.add(FAIL, f"weights: the {args.model} network cannot load: {lines[0]}")
+        report.add(FAIL, f"weights: the {recognition.model} network cannot load: {lines[0]}")
         for line in lines[1:]:
             report.detail(line.strip())
         return None
-    where = args.weights if args.model == "openface" else WEIGHTS_DIR
-    report.add(OK, f"weights: face detector ({args.detector}), landmarks and the {args.model} "
+    where = recognition.weights if recognition.model == "openface" else WEIGHTS_DIR
+    report.add(OK, f"weights: face detector ({recognition.detector}), landmarks and the "
+                   f"{recognition.model} "
                    f"network loaded in {time.monotonic() - started:.1f} s (from {where}); threshold "
-                   f"{args.threshold if args.threshold is not None else encoder.threshold:g}")
+                   f"{recognition.threshold:g}")
     return encoder
 
 
-def check_images(report: Report, args: argparse.Namespace, encoder) -> list[str]:
+def check_images(report: Report, settings: Settings, encoder) -> list[str]:
     """Report the people in --images, their photo counts, each photo with the person it
     is taken for, and every photo skipped; returns the people's names."""
-    images = args.images
+    images = settings.recognition.images
     if not os.path.exists(images):
         report.add(WARN, f"images: {images} does not exist; the greeter creates it: put one "
                          "photo per person there, named after them (alice.jpg)")
@@ -292,7 +294,7 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> list[str]
     from greeter.progress import progress_for
     notes: list[str] = []
     library = PhotoLibrary(images, encoder, on_message=notes.append)
-    library.refresh(on_progress=progress_for(args))
+    library.refresh(on_progress=progress_for(settings.progress))
     counts = library.photo_counts
     if counts:
         people = ", ".join(f"{name} ({count})" for name, count in counts.items())
@@ -313,23 +315,22 @@ def check_images(report: Report, args: argparse.Namespace, encoder) -> list[str]
             continue  # those are the lines just above
         if not is_note_on(note, encoded):
             report.add(WARN, f"images: {note}")
-        elif args.verbose:  # how an encoded photo's face was found: no problem
+        elif settings.verbose:  # how an encoded photo's face was found: no problem
             report.add(OK, f"images: {note}")
     return list(counts)
 
 
-def check_greetings(report: Report, args: argparse.Namespace, people: list[str]) -> None:
+def check_greetings(report: Report, settings: Settings, people: list[str]) -> None:
     """Say how each person is greeted and in which voice; warn of a [people."NAME"] table
     that names nobody in --images, and of a voice the engine does not have."""
     from greeter.greetings import Greeter
-    from greeter.settings import greeting_settings, speech_settings, unknown_people
     from greeter.speak import SpeechError, list_voices
     from greeter.speech_worker import find_voice, voice_hint
-    greetings, speech = greeting_settings(args), speech_settings(args)
-    for warning in unknown_people(args, people):
+    greetings, speech = settings.welcome.greetings, settings.speech
+    for warning in unknown_people(settings, people):
         report.add(WARN, f"greetings: {warning}")
     try:
-        voices = [] if args.no_speech else list_voices()
+        voices = list_voices() if speech.play else []
     except SpeechError:
         voices = []  # the speech check above said why
     greeter = Greeter(greetings)
@@ -385,15 +386,15 @@ def check_visitors(report: Report) -> None:
 EVENTS_CONNECT_S = 5.0
 
 
-def check_events(report: Report, args: argparse.Namespace) -> None:
+def check_events(report: Report, events: EventSettings) -> None:
     """Send a test event to the --on-greet command, --webhook and --mqtt broker given."""
-    from greeter.events import TEST, Event, make_sinks, utc_now
-    sinks = make_sinks(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
-    test = Event(TEST, utc_now(), 0, "facenet doctor", name="test")
+    from greeter.events import Event, EventType, make_sinks, utc_now
+    sinks = make_sinks(events)
+    test = Event(EventType.TEST, utc_now(), 0, "facenet doctor", name="test")
     for sink in sinks:
         try:
             if not sink.ready(EVENTS_CONNECT_S):
-                problem = getattr(sink, "problem", "") or "no answer"
+                problem = sink.problem or "no answer"
                 report.add(WARN, f"events: the {sink.description} cannot be reached "
                                  f"({problem}) within {EVENTS_CONNECT_S:g} s; check the host, "
                                  "port and credentials")

@@ -42,12 +42,9 @@ def place_label(box: Box, size: tuple[int, int], frame: tuple[int, int],
 def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
                fps: float | None = None) -> np.ndarray:
     """A copy of ``image`` with each box, its name (or "unknown") and distance, and the fps."""
-    canvas = image.copy()
-    scale = max(0.6, canvas.shape[1] / 960)
-    thickness = max(2, int(round(2 * scale)))
     colours = [KNOWN_COLOUR if match.known else UNKNOWN_COLOUR for match in matches]
-    for (x, y, w, h), colour in zip(boxes, colours):
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
+    canvas = draw_boxes(image, boxes, colours)
+    scale = _scale(canvas)
     # The labels after every box, so that no box line crosses a name.
     taken: list[Rect] = []
     for box, match, colour in zip(boxes, matches, colours):
@@ -59,11 +56,32 @@ def draw_faces(image: np.ndarray, boxes: list[Box], matches: list[Match],
         # A label wider or taller than the frame is cut at its edges.
         visible = canvas[top:top + height, left:left + width]
         visible[:] = label[:visible.shape[0], :visible.shape[1]]
-    if fps is not None:
-        # Black on a white outline: readable on any background.
-        for colour, width in (((255, 255, 255), thickness + 3), ((0, 0, 0), thickness)):
-            cv2.putText(canvas, f"{fps:.1f} fps", (10, int(30 * scale)), FONT, 0.8 * scale,
-                        colour, width, cv2.LINE_AA)
+    return canvas if fps is None else draw_caption(canvas, f"{fps:.1f} fps")
+
+
+def _scale(image: np.ndarray) -> float:
+    """Lines and letters grow with the frame, so that they read the same at any size."""
+    return max(0.6, image.shape[1] / 960)
+
+
+def draw_boxes(image: np.ndarray, boxes: list[Box],
+               colours: list[tuple[int, int, int]]) -> np.ndarray:
+    """A copy of ``image`` with each box drawn in its colour (BGR)."""
+    canvas = image.copy()
+    thickness = max(2, int(round(2 * _scale(canvas))))
+    for (x, y, w, h), colour in zip(boxes, colours):
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, thickness)
+    return canvas
+
+
+def draw_caption(canvas: np.ndarray, text: str) -> np.ndarray:
+    """``canvas`` with ``text`` written in its top left corner (in place)."""
+    scale = _scale(canvas)
+    thickness = max(2, int(round(2 * scale)))
+    # Black on a white outline: readable on any background.
+    for colour, width in (((255, 255, 255), thickness + 3), ((0, 0, 0), thickness)):
+        cv2.putText(canvas, text, (10, int(30 * scale)), FONT, 0.8 * scale, colour, width,
+                    cv2.LINE_AA)
     return canvas
 
 

@@ -18,27 +18,34 @@ fails rather than replace a file that appeared meanwhile.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import os
 import re
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_encoder, warn
+from greeter.capture import Source
+from greeter.common import load_models_or_say_why
 from greeter.crops import crop_around, head_turn, sharpness
 from greeter.database import PHOTO_NUMBER, person_name
 from greeter.detect import Box, photo_min_face
-from greeter.draw import FONT, KNOWN_COLOUR, UNKNOWN_COLOUR
+from greeter.draw import (KNOWN_COLOUR, UNKNOWN_COLOUR, Window, display_available, draw_boxes,
+                          draw_caption)
 from greeter.files import write_new_file
 from greeter.match import face_distance
 from greeter.photos import is_photo_file
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, warn
+from greeter.settings import RecognitionSettings, Settings
+from greeter.speak import Speaker
 from greeter.visits import VisitorBook, default_visitors_dir
+
+if TYPE_CHECKING:
+    from greeter.encode import FaceEncoder
 
 # Smaller faces make a poor photo to recognise from: the person should come closer.
 MIN_FACE_PIXELS = 80
@@ -204,78 +211,69 @@ class SteadyFace:
         return ""
 
 
-def enroll_command(args: argparse.Namespace, encoder=None) -> int:
-    """``enroll``: wait for a good view of one face in --source and save it for NAME
-    (or, with --from-visitor, copy that visitor's photos: visitors.enroll_from_visitor).
+def enroll_command(settings: Settings, name: str, timeout: float = 60.0,
+                   encoder: FaceEncoder | None = None) -> int:
+    """``enroll NAME``: wait for a good view of one face in the source and save it for
+    ``name`` (``enroll NAME --from-visitor ID`` is :func:`enroll_from_visitor`).
 
-    Returns 0 once saved; 1 when the source fails, ends or --timeout passes
+    Returns 0 once saved; 1 when the source fails, ends or ``timeout`` seconds pass
     first, or the photo cannot be written; 2 for a NAME no file can take.
-    ``encoder`` is an already loaded FaceEncoder to use (else the options' one loads).
+    ``encoder`` is an already loaded FaceEncoder to use (else the settings' one loads).
     """
-    if args.from_visitor is not None:
-        return enroll_from_visitor(args, encoder)
-    if not args.timeout > 0:
-        print(f"error: --timeout {args.timeout:g}: give the seconds to wait, more than 0",
-              file=sys.stderr)
+    if not timeout > 0:
+        warn(f"error: --timeout {timeout:g}: give the seconds to wait, more than 0")
         return EXIT_USAGE
     try:
-        target = find_target(args.images, args.name)
+        target = find_target(settings.recognition.images, name)
     except BadNameError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    person = target.person
-    from greeter.draw import display_available
-    from greeter.capture import SourceError, open_source
-
-    try:
-        source = open_source(args.source, on_message=warn)
-    except SourceError as error:
         warn(f"error: {error}")
-        return EXIT_FAILURE
-    speaker = window = None
-    try:
-        if encoder is None:
-            encoder = load_encoder(args)
-            if encoder is None:
-                return EXIT_FAILURE
-        if not args.no_speech:
-            from greeter.speak import Speaker
-            speaker = Speaker(on_warning=warn)  # starts while we wait for the face
-        if not args.headless and display_available():
-            from greeter.draw import Window
-            window = Window(f"facenet enroll {person}")
-        if not args.quiet:
-            warn(f"enrolling {person}: look at the camera ({source.description}) and hold "
-                 f"still; giving up after {args.timeout:g} s")
-        photo = _wait_for_face(source, encoder, window, args, warn)
-        if photo is None:
-            return EXIT_FAILURE
+        return EXIT_USAGE
+    from greeter.capture import SourceError, open_source
+    with contextlib.ExitStack() as stack:
         try:
-            path = save_new_photo(target, photo)
-        except OSError as error:
-            warn(f"error: cannot save the photo in {target.folder} "
-                 f"({getattr(error, 'strerror', None) or error}); make the folder writable")
+            source = stack.enter_context(open_source(settings.source.source, on_message=warn))
+        except SourceError as error:
+            warn(f"error: {error}")
             return EXIT_FAILURE
-        count = _photo_count(target)
-        print(f"saved {path}: {person} will be welcomed from now on "
-              f"({count} photo{'s' if count != 1 else ''} of {person})", flush=True)
-        if speaker is not None:
-            _say_and_wait(speaker, f"Thank you, {person}. I will welcome you from now on.")
-        return EXIT_OK
-    finally:
-        source.close()
-        if window is not None:
-            window.close()
-        if speaker is not None:
-            speaker.close()
+        encoder = encoder or load_models_or_say_why(settings.recognition)
+        if encoder is None:
+            return EXIT_FAILURE
+        speaker = window = None
+        if settings.speech.play:  # starts while we wait for the face
+            speaker = stack.enter_context(Speaker.from_settings(settings.speech,
+                                                                on_warning=warn))
+        if settings.window and display_available():
+            window = stack.enter_context(contextlib.closing(
+                Window(f"facenet enroll {target.person}")))
+        if settings.progress:
+            warn(f"enrolling {target.person}: look at the camera ({source.description}) and "
+                 f"hold still; giving up after {timeout:g} s")
+        photo = _wait_for_face(source, encoder, settings, window, timeout)
+        return EXIT_FAILURE if photo is None else _save(target, photo, speaker)
 
 
-def _wait_for_face(source, encoder, window, args: argparse.Namespace,
-                   warn: Callable[[str], None]) -> np.ndarray | None:
+def _save(target: Target, photo: np.ndarray, speaker: Speaker | None) -> int:
+    """Save ``photo`` as the target's new photo and thank them; the exit status."""
+    try:
+        path = save_new_photo(target, photo)
+    except OSError as error:
+        warn(f"error: cannot save the photo in {target.folder} "
+             f"({getattr(error, 'strerror', None) or error}); make the folder writable")
+        return EXIT_FAILURE
+    person, count = target.person, _photo_count(target)
+    print(f"saved {path}: {person} will be welcomed from now on "
+          f"({count} photo{'s' if count != 1 else ''} of {person})", flush=True)
+    if speaker is not None:
+        _say_and_wait(speaker, f"Thank you, {person}. I will welcome you from now on.")
+    return EXIT_OK
+
+
+def _wait_for_face(source: Source, encoder: FaceEncoder, settings: Settings,
+                   window: Window | None, timeout: float) -> np.ndarray | None:
     """The checked crop around the first good face in ``source``, or None after
-    saying why none came (the source ended, --timeout passed, the window closed)."""
+    saying why none came (the source ended, ``timeout`` passed, the window closed)."""
     steady = SteadyFace()
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + timeout
     said = ""
     frames = 0
     for frame in source:
@@ -284,29 +282,26 @@ def _wait_for_face(source, encoder, window, args: argparse.Namespace,
         ready, advice = steady.update(frame.image, boxes, frame.time, frame.still)
         if ready:
             crop = crop_around(frame.image, boxes[0])
-            problem = _check_crop(encoder, frame.image, boxes[0], crop)
+            problem = _check_crop(encoder, settings.recognition.threshold, frame.image,
+                                  boxes[0], crop)
             if not problem:
                 return crop
             advice = problem
             steady.reasons[problem.split(":")[0]] += 1
         kind = advice.split(":")[0]
-        if kind != said and (args.verbose or not args.quiet and window is None):
+        if kind != said and (settings.verbose or settings.progress and window is None):
             # A line when the kind of advice changes, not every frame.
             warn(f"  {advice}")
         said = kind
         if window is not None:
-            canvas = frame.image.copy()
-            for box in boxes:
-                x, y, w, h = box
-                colour = KNOWN_COLOUR if len(boxes) == 1 else UNKNOWN_COLOUR
-                cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, 2)
-            cv2.putText(canvas, advice[:60], (10, 30), FONT, 0.7, (255, 255, 255), 4, cv2.LINE_AA)
-            cv2.putText(canvas, advice[:60], (10, 30), FONT, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+            colour = KNOWN_COLOUR if len(boxes) == 1 else UNKNOWN_COLOUR
+            canvas = draw_caption(draw_boxes(frame.image, boxes, [colour] * len(boxes)),
+                                  advice[:60])
             if not window.show(canvas, 1):
                 warn("enrollment cancelled: the window was closed; nothing saved")
                 return None
         if time.monotonic() > deadline:
-            warn(f"error: no suitable face within {args.timeout:g} s "
+            warn(f"error: no suitable face within {timeout:g} s "
                  f"({_seen(steady, frames)}); nothing saved. {_hint(steady)}")
             return None
     warn(f"error: {source.description} ended without a suitable face "
@@ -314,7 +309,8 @@ def _wait_for_face(source, encoder, window, args: argparse.Namespace,
     return None
 
 
-def _check_crop(encoder, image: np.ndarray, box: Box, crop: np.ndarray) -> str:
+def _check_crop(encoder: FaceEncoder, threshold: float, image: np.ndarray, box: Box,
+                crop: np.ndarray) -> str:
     """"" when ``crop`` would serve as the photo of the face at ``box`` in ``image``,
     else the problem: the detector must find exactly one face in the crop, and
     its encoding be within MAX_SELF_DISTANCE_SHARE of the threshold of the live face's."""
@@ -325,7 +321,7 @@ def _check_crop(encoder, image: np.ndarray, box: Box, crop: np.ndarray) -> str:
     live = encoder.face_encodings(image, [box])[0]
     saved = encoder.face_encodings(crop, found)[0]
     distance = float(face_distance(live[None], saved)[0])
-    if distance > MAX_SELF_DISTANCE_SHARE * encoder.threshold:
+    if distance > MAX_SELF_DISTANCE_SHARE * threshold:
         return (f"photo check failed: the photo's face is {distance:.2f} from the live one; "
                 "face the camera and hold still")
     return ""
@@ -391,27 +387,26 @@ def visitor_photo_problem(encoder, image: np.ndarray) -> str:
     return ""
 
 
-def enroll_from_visitor(args: argparse.Namespace, encoder=None) -> int:
+def enroll_from_visitor(recognition: RecognitionSettings, name: str, visitor_id: int,
+                        encoder: FaceEncoder | None = None) -> int:
     """``enroll NAME --from-visitor ID``: copy the visitor's best crops that are fit to
-    greet from (:func:`visitor_photo_problem`) into --images for NAME, never
-    overwriting a file, and say which were skipped and why; 0 when copied, 1 when
-    none is fit, 2 for an unknown id. ``encoder``: as for :func:`enroll_command`."""
+    greet from (:func:`visitor_photo_problem`) into the images folder for ``name``,
+    never overwriting a file, and say which were skipped and why; 0 when copied, 1
+    when none is fit, 2 for an unknown id. ``encoder``: as for :func:`enroll_command`."""
     try:
-        target = find_target(args.images, args.name)
+        target = find_target(recognition.images, name)
     except BadNameError as error:
-        print(f"error: {error}", file=sys.stderr)
+        warn(f"error: {error}")
         return EXIT_USAGE
-    book = VisitorBook(default_visitors_dir(),
-                       on_message=lambda text: print(text, file=sys.stderr))
-    visitor = book.find(args.from_visitor)
+    book = VisitorBook(default_visitors_dir(), on_message=warn)
+    visitor = book.find(visitor_id)
     if visitor is None:
-        print(f"error: no visitor {args.from_visitor} in {book.folder}; "
-              "`python facenet.py visitors` lists them", file=sys.stderr)
+        warn(f"error: no visitor {visitor_id} in {book.folder}; "
+             "`python facenet.py visitors` lists them")
         return EXIT_USAGE
+    encoder = encoder or load_models_or_say_why(recognition)
     if encoder is None:
-        encoder = load_encoder(args)
-        if encoder is None:
-            return EXIT_FAILURE
+        return EXIT_FAILURE
     saved = []
     for visit in visitor.best_visits(len(visitor.visits)):
         if len(saved) == VISITOR_PHOTOS:
@@ -419,19 +414,18 @@ def enroll_from_visitor(args: argparse.Namespace, encoder=None) -> int:
         image = cv2.imread(book.path(visit), cv2.IMREAD_COLOR)
         problem = "cannot be read" if image is None else visitor_photo_problem(encoder, image)
         if problem:
-            print(f"skipped {book.path(visit)}: {problem}", file=sys.stderr)
+            warn(f"skipped {book.path(visit)}: {problem}")
             continue
         try:
             saved.append(save_new_photo(target, image))
         except OSError as error:
-            print(f"error: cannot save the photo in {target.folder} "
-                  f"({getattr(error, 'strerror', None) or error}); make the folder writable",
-                  file=sys.stderr)
+            warn(f"error: cannot save the photo in {target.folder} "
+                 f"({getattr(error, 'strerror', None) or error}); make the folder writable")
             return EXIT_FAILURE
     if not saved:
-        print(f"error: no photo of visitor {visitor.id} is fit to greet from (one sharp, "
-              "near-frontal face); nothing was saved. Enrol them from the camera: "
-              f"python facenet.py enroll {args.name}", file=sys.stderr)
+        warn(f"error: no photo of visitor {visitor.id} is fit to greet from (one sharp, "
+             "near-frontal face); nothing was saved. Enrol them from the camera: "
+             f"python facenet.py enroll {name}")
         return EXIT_FAILURE
     visitor.enrolled_as = target.person
     book.save()

@@ -43,15 +43,27 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from datetime import datetime, timezone
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from greeter.outbox import Outbox
+from greeter.report import Trouble, redact_url
 from greeter.presence import ARRIVED, LEFT
 
-GREETING, VISITOR, TEST = "greeting", "visitor", "test"
+
+
+class EventType(StrEnum):
+    """What an event tells: the "type" field of its JSON."""
+
+    GREETING = "greeting"  # a known person was greeted
+    VISITOR = "visitor"  # an unknown visitor's visit began
+    ARRIVED = ARRIVED  # a known person is home (seen after being away)
+    LEFT = LEFT  # a known person is away (unseen for --away-after)
+    TEST = "test"  # sent by `doctor`
+
 # Events are small (a few hundred bytes): ten thousand are hours of greetings.
 QUEUE_SIZE = 10_000
 HOOK_TIMEOUT = 10.0
@@ -86,7 +98,7 @@ class Event:
     greeting).
     """
 
-    type: str
+    type: EventType
     time: str
     frame: int
     source: str
@@ -113,16 +125,6 @@ class Event:
 def utc_now() -> str:
     """The current time, UTC, ISO 8601 to the millisecond."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any user name and password replaced by ``***``, for messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    hidden = "***:***" if parts.password is not None else "***"
-    return urlunsplit(parts._replace(netloc=f"{hidden}@{host}"))
 
 
 class EventsError(ValueError):
@@ -318,13 +320,14 @@ def discovery_messages() -> list[tuple[str, str]]:
     device = DEVICE
     availability = f"{TOPIC_PREFIX}/status"
     greeted = {"name": "Last greeted", "unique_id": "facenet_last_greeted",
-               "state_topic": f"{TOPIC_PREFIX}/{GREETING}", "value_template": "{{ value_json.name }}",
-               "json_attributes_topic": f"{TOPIC_PREFIX}/{GREETING}",
+               "state_topic": f"{TOPIC_PREFIX}/{EventType.GREETING}",
+               "value_template": "{{ value_json.name }}",
+               "json_attributes_topic": f"{TOPIC_PREFIX}/{EventType.GREETING}",
                "availability_topic": availability, "icon": "mdi:account-check", "device": device}
     visitor = {"name": "Visitor at the door", "unique_id": "facenet_visitor",
-               "state_topic": f"{TOPIC_PREFIX}/{VISITOR}", "value_template": "ON",
+               "state_topic": f"{TOPIC_PREFIX}/{EventType.VISITOR}", "value_template": "ON",
                "off_delay": VISITOR_ON_SECONDS, "device_class": "occupancy",
-               "json_attributes_topic": f"{TOPIC_PREFIX}/{VISITOR}",
+               "json_attributes_topic": f"{TOPIC_PREFIX}/{EventType.VISITOR}",
                "availability_topic": availability, "device": device}
     return [(f"{DISCOVERY_PREFIX}/sensor/facenet/last_greeted/config", json.dumps(greeted)),
             (f"{DISCOVERY_PREFIX}/binary_sensor/facenet/visitor/config", json.dumps(visitor))]
@@ -484,7 +487,8 @@ class _Worker:
         self._on_warning = on_warning
         self._outbox = outbox
         self._backoff = Backoff()
-        self._warned_full = self._failing = False
+        self._warned_full = False
+        self._trouble = Trouble(on_warning)
         self._away_since: float | None = None
         self._busy = self._closing = False
         self._deadline = math.inf
@@ -528,10 +532,10 @@ class _Worker:
         now = time.monotonic()
         if self._away_since is None:
             self._away_since = now
-        if not self._failing and now - self._away_since >= AWAY_WARNING_AFTER:
-            self._failing = True
-            self._on_warning(f"warning: {self.sink.description}: {problem or 'not reachable'};"
-                             " events wait and are sent once it is back")
+        if now - self._away_since >= AWAY_WARNING_AFTER:
+            self._trouble.failed(f"warning: {self.sink.description}: "
+                                 f"{problem or 'not reachable'}; events wait and are sent "
+                                 "once it is back")
 
     def _run(self) -> None:
         while True:
@@ -555,15 +559,11 @@ class _Worker:
                 continue
             except Exception as error:  # a sink must never take the greeter down
                 self.failed += 1
-                if not self._failing:
-                    self._on_warning(f"warning: {self.sink.description} failed: {error}; "
+                self._trouble.failed(f"warning: {self.sink.description} failed: {error}; "
                                      "later failures are not reported until it works again")
-                self._failing = True
             else:
                 self.sent += 1
-                if self._failing:
-                    self._on_warning(f"{self.sink.description} works again")
-                self._failing = False
+                self._trouble.worked(f"{self.sink.description} works again")
                 self._away_since = None
                 self._backoff.reset()
             finally:
@@ -638,29 +638,41 @@ class EventSender:
         return "events: " + "; ".join(parts)
 
 
-def check_event_options(on_greet: str | None, webhook: str | None, mqtt: str | None,
-                        hook_timeout: float = HOOK_TIMEOUT) -> None:
-    """Raise EventsError, saying why, when an event option cannot be used."""
-    if on_greet is not None and not on_greet.strip():
-        raise EventsError("--on-greet: give a command")
-    if not hook_timeout > 0:
-        raise EventsError("--hook-timeout: give the seconds to wait, more than 0")
-    if webhook:
-        WebhookSink(webhook)
-    if mqtt:
-        parse_mqtt_url(mqtt)
+@dataclass(frozen=True)
+class EventSettings:
+    """Where each event goes: a command run per event (killed after ``hook_timeout``
+    seconds), a webhook URL, an MQTT broker URL; None: not there."""
+
+    on_greet: str | None = None
+    # Out of the repr, which a traceback may show: the URLs may hold passwords.
+    webhook: str | None = field(default=None, repr=False)
+    mqtt: str | None = field(default=None, repr=False)
+    hook_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        """Raise EventsError, saying why, when an option cannot be used."""
+        if self.on_greet is not None and not self.on_greet.strip():
+            raise EventsError("--on-greet: give a command")
+        if not self.hook_timeout > 0:
+            raise EventsError("--hook-timeout: give the seconds to wait, more than 0")
+        if self.webhook:
+            WebhookSink(self.webhook)
+        if self.mqtt:
+            parse_mqtt_url(self.mqtt)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether any event is to be sent at all."""
+        return bool(self.on_greet or self.webhook or self.mqtt)
 
 
-def make_sinks(on_greet: str | None, webhook: str | None, mqtt: str | None,
-               hook_timeout: float = HOOK_TIMEOUT) -> list:
-    """The sinks the options ask for (the MQTT one starts connecting at once);
-    raises EventsError for an option that cannot be used."""
-    check_event_options(on_greet, webhook, mqtt, hook_timeout)
-    sinks: list = []
-    if on_greet:
-        sinks.append(CommandSink(on_greet, hook_timeout))
-    if webhook:
-        sinks.append(WebhookSink(webhook))
-    if mqtt:
-        sinks.append(MqttSink(mqtt))
+def make_sinks(settings: EventSettings) -> list[Sink]:
+    """The sinks ``settings`` ask for (the MQTT one starts connecting at once)."""
+    sinks: list[Sink] = []
+    if settings.on_greet:
+        sinks.append(CommandSink(settings.on_greet, settings.hook_timeout))
+    if settings.webhook:
+        sinks.append(WebhookSink(settings.webhook))
+    if settings.mqtt:
+        sinks.append(MqttSink(settings.mqtt))
     return sinks

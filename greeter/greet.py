@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from collections.abc import Callable, Iterable
 
 from greeter.files import open_private_log
+from greeter.report import Trouble, warning
 
 
 class GreetingPolicy:
@@ -56,10 +56,6 @@ class GreetingLogError(RuntimeError):
     """The greetings log cannot be opened; the message names the file and says what to do."""
 
 
-def _print_warning(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 class GreetingLog:
     """Appends ``time,frame,name,distance`` rows to a CSV file, each row one write.
 
@@ -75,10 +71,9 @@ class GreetingLog:
     HEADER = ("time", "frame", "name", "distance")
 
     def __init__(self, path: str,
-                 on_warning: Callable[[str], None] = _print_warning) -> None:
+                 on_warning: Callable[[str], None] = warning) -> None:
         self.path = path
-        self._on_warning = on_warning
-        self._failing = False
+        self._trouble = Trouble(on_warning)
         self._fd: int | None = None
         try:
             self._fd = open_private_log(path)
@@ -125,16 +120,12 @@ class GreetingLog:
         try:
             self._append(self._row((time_utc, frame, name, f"{distance:.4f}")))
         except OSError as error:
-            if not self._failing:
-                self._on_warning(f"cannot write to the greetings log {self.path} "
+            self._trouble.failed(f"cannot write to the greetings log {self.path} "
                                  f"({error.strerror or error}); greetings go on, and are "
                                  "written again once it can be")
-            self._failing = True
         else:
-            if self._failing:
-                self._on_warning(f"the greetings log {self.path} is written again; "
+            self._trouble.worked(f"the greetings log {self.path} is written again; "
                                  "greetings made meanwhile are not in it")
-            self._failing = False
 
     def close(self) -> None:
         """Close the file; calling it again does nothing."""

@@ -8,7 +8,6 @@ is reopened, with growing waits, until it comes back.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from greeter.report import redact_url
 from greeter.frames import (Frame, NewestFrame, Source, SourceError, file_backend, first_frame_or_release,
                             read_frame, reported_fps)
 from greeter.photos import opencv_quiet
@@ -165,7 +165,7 @@ def _camera_hint(index: int) -> str:
 def open_stream(url: str, on_message: Callable[[str], None], wait: bool = False) -> Source:
     """The stream at ``url`` as a live Source; SourceError saying what to check when it
     gives no frame, or with ``wait``, waits until it does."""
-    return _open_live_source(f"stream {_without_password(url)}", lambda: _stream_capture(url),
+    return _open_live_source(f"stream {redact_url(url)}", lambda: _stream_capture(url),
                              "check the address, that the camera is on and reachable from "
                              "this computer, and its user name and password", on_message, wait)
 
@@ -175,8 +175,3 @@ def _stream_capture(url: str) -> cv2.VideoCapture:
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
     with opencv_quiet():
         return cv2.VideoCapture(url, file_backend(), timeouts)
-
-
-def _without_password(url: str) -> str:
-    """``url`` with the password of user:password@ replaced by ***, for messages."""
-    return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", url)

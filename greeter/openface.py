@@ -42,7 +42,6 @@ import numpy as np
 
 from greeter.weights import WeightsError
 
-OPENFACE_THRESHOLD = 0.52  # the demo's largest L2 distance between encodings of one person
 OPENFACE_INPUT_SIZE = 96   # encoder input: (N, 3, 96, 96) RGB in [0, 1]
 
 CACHE_NAME = ".openface_cache.npz"

@@ -19,6 +19,10 @@ class PresenceSettings:
 
     away_after: float = 30 * 60.0
 
+    def __post_init__(self) -> None:
+        if not self.away_after > 0:
+            raise ValueError("--away-after must be more than 0 minutes")
+
 
 @dataclass(frozen=True)
 class Sighting:

@@ -9,7 +9,6 @@ shows a bar on a terminal, or a plain line every few seconds in a log.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import Callable, TextIO
@@ -97,6 +96,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def progress_for(args: argparse.Namespace) -> EncodingProgress | None:
-    """The progress callback the common options ask for: None with ``--quiet``."""
-    return None if getattr(args, "quiet", False) else EncodingProgress()
+def progress_for(shown: bool) -> EncodingProgress | None:
+    """The progress callback to encode photos with: None when progress is not ``shown``
+    (``--quiet``)."""
+    return EncodingProgress() if shown else None

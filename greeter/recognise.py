@@ -8,7 +8,7 @@ who stands still): an empty hall costs no detection. In between, the faces
 already found are looked for around where they were. A face is followed as
 a track while its box overlaps the one it had in the last frames. Encoding
 is the costly stage (tens of milliseconds a face, more than a frame's time
-at 30 fps), so a frame encodes at most what ENCODES_PER_FRAME allows, new
+at 30 fps), so a frame encodes at most what Tracking.encodes_per_frame allows, new
 faces first, and a frame with a whole-frame search one face at most: a
 burst of new faces is spread over the next frames. A track is encoded only:
 
@@ -17,7 +17,7 @@ burst of new faces is spread over the next frames. A track is encoded only:
 - when its face has grown or shrunk notably since its last encoding (a
   person walking up to the camera shows more detail; a face of another
   size may be another face);
-- and otherwise once every REENCODE_FRAMES frames.
+- and otherwise once every Tracking.reencode_frames frames.
 
 A track is named from all its last encodings, not from one frame (a blurred
 or turned frame cannot alone give a wrong name), by the median of their
@@ -29,8 +29,8 @@ landmarks show it holds no face is left out, and looked at again later.
 With two networks (dlib+sface), the second (five times the first's cost) is
 run only where it can change a decision: on a track's first encoding, when
 no look kept has it (a track split from another person's is encoded again at
-once for it), and again every SECOND_NETWORK_FRAMES frames while the track is
-within SECOND_NETWORK_NEAR of the threshold (named, or nearly).
+once for it), and again every Tracking.second_network_frames frames while the track
+is within second_network_near of the threshold (named, or nearly).
 """
 
 from __future__ import annotations
@@ -42,34 +42,44 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from greeter.detect import MIN_FACE_PX, Box
+from greeter.detect import MIN_FACE_PX, Box, FaceDetector
 from greeter.match import UNKNOWN, Gallery, Match, match_looks
 from greeter.motion import MotionGate
 
-# Encoded again after this many frames at the latest (a third of a second at 30 fps).
-REENCODE_FRAMES = 10
-# The second network again after this many frames (a second at 30 fps), for a
-# track whose distance is within SECOND_NETWORK_NEAR x the threshold; a track
-# farther than that is a stranger whatever the second network says of it now.
-SECOND_NETWORK_FRAMES = 30
-SECOND_NETWORK_NEAR = 1.25
-# A face this much wider or narrower than at its last encoding is encoded again at once.
-SIZE_CHANGE_TO_REENCODE = 1.25
-# The encodings a track is named from: the last second or so of its looks.
-LOOKS_KEPT = 10
-# A box overlapping a track's last box this much (intersection over union)
-# is the same face, moved.
-SAME_FACE_IOU = 0.3
-# A track missing from this many frames in a row is ended: the person left.
-MISSED_FRAMES_TO_END = 5
-# Faces encoded per frame on average, and at most at once: one face costs
-# about a frame's time, so a busy door encodes every other frame and keeps
-# up; a new face still gets its first looks on consecutive frames.
-ENCODES_PER_FRAME = 0.5
-ENCODES_AT_ONCE = 2.0
-# Nothing moved for this many frames: the whole frame is searched all the
-# same (a person standing still; 2 s at 30 fps, a few ms every 2 s).
-QUIET_FRAMES_PER_SCAN = 60
+@dataclass(frozen=True)
+class Tracking:
+    """How faces are followed and how often they are encoded (the module docstring
+    tells why); the settings file's ``[tracking]`` table sets them."""
+
+    # Encoded again after this many frames at the latest (a third of a second at 30 fps).
+    reencode_frames: int = 10
+    # The second network again after this many frames (a second at 30 fps), for a
+    # track whose distance is within second_network_near x the threshold; a track
+    # farther than that is a stranger whatever the second network says of it now.
+    second_network_frames: int = 30
+    second_network_near: float = 1.25
+    # A face this much wider or narrower than at its last encoding is encoded again at once.
+    size_change_to_reencode: float = 1.25
+    # The encodings a track is named from: the last second or so of its looks.
+    looks_kept: int = 10
+    # A box overlapping a track's last box this much (intersection over union)
+    # is the same face, moved.
+    same_face_iou: float = 0.3
+    # A track missing from this many frames in a row is ended: the person left.
+    missed_frames_to_end: int = 5
+    # Faces encoded per frame on average, and at most at once: one face costs
+    # about a frame's time, so a busy door encodes every other frame and keeps
+    # up; a new face still gets its first looks on consecutive frames.
+    encodes_per_frame: float = 0.5
+    encodes_at_once: float = 2.0
+    # Nothing moved for this many frames: the whole frame is searched all the
+    # same (a person standing still; 2 s at 30 fps, a few ms every 2 s).
+    quiet_frames_per_scan: int = 60
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"[tracking] {name.replace('_', '-')} must be more than 0")
 
 
 def box_overlap(a: Box, b: Box) -> float:
@@ -131,25 +141,26 @@ class _Track:
     frames_since_second: int = 0  # since the second network last ran on it
     missed: int = 0  # consecutive frames without a box
 
-    def needs_encoding(self, first_looks: int) -> bool:
+    def needs_encoding(self, first_looks: int, tracking: Tracking) -> bool:
         return (self.encoded < first_looks
-                or self.frames_since_encoded >= REENCODE_FRAMES
+                or self.frames_since_encoded >= tracking.reencode_frames
                 # Split from another person's track on a look without the second
                 # network: it cannot be named until it has one (issue 20).
                 or self.looks and self.lacks_second()
-                or not 1 / SIZE_CHANGE_TO_REENCODE < self.box[2] / max(self.encoded_width, 1)
-                < SIZE_CHANGE_TO_REENCODE)
+                or not 1 / tracking.size_change_to_reencode
+                < self.box[2] / max(self.encoded_width, 1) < tracking.size_change_to_reencode)
 
     def lacks_second(self) -> bool:
         """True when no look kept has the second network's part (or there is no look)."""
         return all(np.isnan(look[-1]) for look in self.looks)
 
-    def needs_second(self, threshold: float) -> bool:
+    def needs_second(self, threshold: float, tracking: Tracking) -> bool:
         """Whether this encoding should also run the second network (module docstring)."""
         if self.lacks_second():
             return True
-        return (self.frames_since_second >= SECOND_NETWORK_FRAMES and self.match is not None
-                and self.match.distance <= SECOND_NETWORK_NEAR * threshold)
+        return (self.frames_since_second >= tracking.second_network_frames
+                and self.match is not None
+                and self.match.distance <= tracking.second_network_near * threshold)
 
 
 @dataclass
@@ -166,11 +177,16 @@ class StageTimes:
 class FaceRecogniser:
     """Finds, follows and names the faces of consecutive frames of one source."""
 
-    def __init__(self, encoder, threshold: float, first_looks: int = 3,
-                 min_face: int = MIN_FACE_PX) -> None:
-        """``first_looks``: how many of a new face's first frames are each encoded
-        (the greeter passes --confirm); ``min_face``: the narrowest face looked for."""
+    def __init__(self, detector: FaceDetector, encoder, threshold: float, first_looks: int = 3,
+                 min_face: int = MIN_FACE_PX, tracking: Tracking = Tracking()) -> None:
+        """Find faces with ``detector``, encode them with ``encoder`` (a FaceEncoder:
+        ``checked_face_encodings``, ``parts`` and ``first_part_share``), name them
+        within ``threshold``. ``first_looks``: how many of a new face's first frames
+        are each encoded (the greeter passes --confirm); ``min_face``: the narrowest
+        face looked for; ``tracking``: how faces are followed."""
+        self.detector = detector
         self.encoder = encoder
+        self.tracking = tracking
         self.threshold = threshold
         self.first_looks = max(1, first_looks)
         self.min_face = min_face
@@ -181,7 +197,7 @@ class FaceRecogniser:
         self._frames_to_scan = 0  # until the next whole-frame search
         self._motion = MotionGate()
         self._moved_since_scan = True
-        self._encode_credit = ENCODES_AT_ONCE  # faces that may be encoded now
+        self._encode_credit = tracking.encodes_at_once  # faces that may be encoded now
 
     def recognise(self, image: np.ndarray, gallery: Gallery, still: bool = False) -> list[Face]:
         """The faces in a BGR frame, largest first, each with who it is.
@@ -195,10 +211,11 @@ class FaceRecogniser:
         boxes, scanned = self._find_faces(image, still or self._motion.moved(image))
         detected = time.perf_counter()
         seen = self._follow(boxes)
-        due = [track for track in seen if track.needs_encoding(self.first_looks)]
+        due = [track for track in seen if track.needs_encoding(self.first_looks, self.tracking)]
         if not still:  # a photo's faces are encoded now: the next frame is another photo
             due = self._encoding_turns(due, scanned)
-        second = np.array([track.needs_second(self.threshold) for track in due], bool)
+        second = np.array([track.needs_second(self.threshold, self.tracking) for track in due],
+                          bool)
         encodings, is_face = self.encoder.checked_face_encodings(
             image, [track.box for track in due], second)
         encoded = time.perf_counter()
@@ -215,7 +232,7 @@ class FaceRecogniser:
             track.frames_since_encoded, track.encoded_width = 0, track.box[2]
             track.encoded += 1
             if face:
-                track.looks = (track.looks + [encoding])[-LOOKS_KEPT:]
+                track.looks = (track.looks + [encoding])[-self.tracking.looks_kept:]
                 if with_second:
                     track.frames_since_second = 0
         if gallery is not self._gallery:  # new people: every track is named afresh
@@ -236,7 +253,8 @@ class FaceRecogniser:
     def _encoding_turns(self, due: list[_Track], scanned: bool) -> list[_Track]:
         """Those of ``due`` to encode in this frame: as many as the credit allows,
         the tracks with the fewest encodings first, then those waiting longest."""
-        self._encode_credit = min(self._encode_credit + ENCODES_PER_FRAME, ENCODES_AT_ONCE)
+        self._encode_credit = min(self._encode_credit + self.tracking.encodes_per_frame,
+                                  self.tracking.encodes_at_once)
         # The search took much of this frame's time: one face at most.
         allowed = min(int(self._encode_credit), 1 if scanned else len(due))
         turns = sorted(due, key=lambda track: (track.encoded, -track.frames_since_encoded))
@@ -248,20 +266,20 @@ class FaceRecogniser:
         """This frame's face boxes, and whether they come from a whole-frame search
         (when one is due and something ``moved`` since the last), else from
         around the faces being followed."""
-        detector = self.encoder.detector
+        detector = self.detector
         self._moved_since_scan |= moved
         self._frames_to_scan -= 1
         # On a schedule of its own, not whenever nobody is followed: a busy
         # doorway then costs no more than a quiet one.
         if self._frames_to_scan <= 0 and (self._moved_since_scan
-                                         or self._frames_to_scan <= -QUIET_FRAMES_PER_SCAN):
+                                         or self._frames_to_scan <= -self.tracking.quiet_frames_per_scan):
             self._frames_to_scan = detector.frames_per_scan(image.shape, self.min_face)
             self._moved_since_scan = False
             return detector.face_locations(image, self.min_face), True
         boxes: list[Box] = []
         for box in detector.faces_near(image, [track.box for track in self._tracks]):
             # Two followed faces may lead to the same face: it counts once.
-            if box is not None and all(box_overlap(box, other) < SAME_FACE_IOU
+            if box is not None and all(box_overlap(box, other) < self.tracking.same_face_iou
                                        for other in boxes):
                 boxes.append(box)
         return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True), False
@@ -275,7 +293,7 @@ class FaceRecogniser:
         track_of: dict[int, _Track] = {}
         taken = set()
         for overlap, t, b in pairs:
-            if overlap < SAME_FACE_IOU:
+            if overlap < self.tracking.same_face_iou:
                 break
             if t not in taken and b not in track_of:
                 taken.add(t)
@@ -289,6 +307,6 @@ class FaceRecogniser:
             track = track_of.get(b) or _Track(next(self._numbers), box)
             track.box = box
             seen.append(track)
-        kept = [track for track in self._tracks if track.missed < MISSED_FRAMES_TO_END]
+        kept = [track for track in self._tracks if track.missed < self.tracking.missed_frames_to_end]
         self._tracks = kept + [track for track in seen if track not in kept]
         return seen

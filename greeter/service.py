@@ -12,14 +12,13 @@ Scheduler line to use instead.
 
 from __future__ import annotations
 
-import argparse
 import os
 import plistlib
 import shutil
 import subprocess
 import sys
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from greeter.paths import PROJECT_DIR
 
 UNIT_NAME = "facenet.service"
@@ -175,12 +174,13 @@ def uninstall() -> int:
     return EXIT_OK
 
 
-def service_command(args: argparse.Namespace) -> int:
-    """``service``: install, status or uninstall the greeter as a service."""
+def service_command(action: str, greeter_argv: list[str]) -> int:
+    """``service ACTION``: install (running the greeter with the options
+    ``greeter_argv``), status or uninstall the greeter as a service."""
     if sys.platform == "win32":
         print("error: on Windows, start the greeter at logon with the Task Scheduler; "
               "README's 'Starting at boot' gives the schtasks line", file=sys.stderr)
         return EXIT_USAGE
-    if args.action == "install":
-        return install(args.greeter_argv)
-    return status() if args.action == "status" else uninstall()
+    if action == "install":
+        return install(greeter_argv)
+    return status() if action == "status" else uninstall()

@@ -21,15 +21,15 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import platformdirs
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from greeter.presence import PresenceSettings
-from greeter.speak import SpeechError, SpeechSettings, list_voices
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.recognise import Tracking
+from greeter.speak import SpeechError, list_voices
 from greeter.greetings import (GREETING_KEYS, LANGUAGES, PERSON_KEYS, DayHours,
                                GreetingSettings, PersonSettings, Sentences)
 
@@ -65,6 +65,7 @@ class SettingsFile:
     options: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     greetings: GreetingSettings = field(default_factory=GreetingSettings)
+    tracking: dict[str, Any] = field(default_factory=dict)  # Tracking's fields by name
 
     def where(self, dest: str) -> str:
         """Where the value of option ``dest`` was set in this file: "FILE, line N"."""
@@ -162,7 +163,7 @@ class _Checker:
 
     def check(self, data: dict[str, Any]) -> SettingsFile:
         options, lines = {}, {}
-        tables = {"greetings", "people"}
+        tables = {"greetings", "people", "tracking"}
         for key, value in data.items():
             if key in tables:
                 continue
@@ -173,7 +174,21 @@ class _Checker:
             lines[spec.dest] = self.line(key)
         greetings = self.greetings(data.get("greetings", {}), data.get("people", {}),
                                    options.get("language"))
-        return SettingsFile(self.path, options, lines, greetings)
+        tracking = self.tracking(data.get("tracking", {}))
+        return SettingsFile(self.path, options, lines, greetings, tracking)
+
+    def tracking(self, table: Any) -> dict[str, Any]:
+        """``[tracking]``: Tracking's fields (``reencode-frames = 15``), each of its type."""
+        kinds = {item.name.replace("_", "-"): type(item.default) for item in fields(Tracking)}
+        found = {}
+        for key, value in self.table(("tracking",), table).items():
+            if key not in kinds:
+                raise self.unknown(("tracking", key), kinds, " in [tracking]")
+            value = self.value(("tracking", key), value, kinds[key])
+            if not value > 0:
+                raise self.fail(("tracking", key), f"\"{key}\" must be more than 0")
+            found[key.replace("-", "_")] = value
+        return found
 
     def value(self, keys: tuple[str, ...], value: Any, kind: type,
               choices: Iterable[str] | None = None) -> Any:
@@ -309,57 +324,6 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-class _Stop(Exception):
-    """Raised in place of argparse's help and errors while the typed options are found."""
-
-
-def _stop(*args: Any, **kwargs: Any) -> None:
-    raise _Stop
-
-
-def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
-    """The dests of the options typed on the command line ``argv``.
-
-    Parsed once with no defaults at all, so that only what was typed is set.
-    Help and mistakes are left to the real parse that follows (they would
-    be printed twice, and help cannot be formatted without the defaults).
-    """
-    given = argparse.Namespace()
-    saved = {action.dest: action.default for action in parser._actions}
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    parser.print_help = parser.exit = parser.error = _stop  # for this parse only
-    try:
-        parser.parse_known_args(argv, given)
-    except _Stop:
-        return set()
-    finally:
-        del parser.print_help, parser.exit, parser.error
-        for action in parser._actions:
-            action.default = saved[action.dest]
-    return set(vars(given))
-
-
-def apply_settings(parser: argparse.ArgumentParser, settings: SettingsFile,
-                   argv: list[str]) -> set[str]:
-    """Make the file's values ``parser``'s defaults, so that the command line wins;
-    returns the dests given on the command line.
-
-    A file value of one of a group of exclusive options (``quiet`` in the file,
-    ``--verbose`` typed) gives way to the one typed.
-    """
-    typed = explicit_options(parser, argv)
-    own = {action.dest for action in parser._actions}
-    values = {dest: value for dest, value in settings.options.items() if dest in own}
-    for group in parser._mutually_exclusive_groups:
-        members = {action.dest for action in group._group_actions}
-        if members & typed:
-            values = {dest: value for dest, value in values.items()
-                      if dest not in members - typed}
-    parser.set_defaults(**values)
-    return typed
-
-
 STARTER = """\
 # facenet's settings: every command-line option has a key of the same name
 # (--cooldown 30 is cooldown = 30, --no-speech is no-speech = true); what is
@@ -392,6 +356,11 @@ STARTER = """\
 # night-from = 22
 # together = 2.0                        # people arriving within 2 s: one sentence
 
+# How faces are followed (README.md, "Settings"); the defaults are what was measured.
+# [tracking]
+# reencode-frames = 10                  # encoded again after this many frames at the latest
+# encodes-per-frame = 0.5               # faces encoded per frame on average
+
 # One table per person, named as the greeter names them (mary-jane.jpg is "Mary Jane"):
 # [people."Mary Jane"]
 # greeting = "Bonjour {{name}} !"       # every first greeting of the day
@@ -416,58 +385,35 @@ def write_starter(path: str) -> None:
         raise SettingsError(f"cannot write {path} ({error.strerror or error})") from None
 
 
-def greeting_settings(args: argparse.Namespace) -> GreetingSettings:
-    """The greetings of the file, in the language in force (the command line's, if typed)."""
-    return replace(args.settings.greetings, language=args.language)
+def init_command(path: str | None) -> int:
+    """``settings --init``: write the starter file at ``path`` (None: ./facenet.toml)."""
+    path = path or user_settings_path()
+    try:
+        write_starter(path)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {path}: remove the \"#\" in front of a setting to use it")
+    return EXIT_OK
 
 
-def unknown_people(args: argparse.Namespace, known: Iterable[str]) -> list[str]:
-    """A warning for each ``[people."NAME"]`` table that names nobody ``known`` (a typo,
-    or "Mary-Jane" for the greeter's "Mary Jane"), with the names there are."""
-    known = list(known)
-    return [f"[people.\"{name}\"] in {args.settings.path} names nobody in {args.images}; "
-            f"the names there are: {', '.join(known) or 'none yet'}"
-            for name in args.settings.greetings.people if name not in known]
-
-
-def presence_settings(args: argparse.Namespace) -> PresenceSettings:
-    """Who is home: ``away-after`` minutes, in seconds."""
-    return PresenceSettings(away_after=args.away_after * 60)
-
-
-def speech_settings(args: argparse.Namespace) -> SpeechSettings:
-    """The speech options in force, as the speaker takes them."""
-    return SpeechSettings(voice=args.voice, language=args.language, rate=args.rate,
-                          volume=args.volume, speech_to=args.speech_to,
-                          play=not args.no_speech)
-
-
-def settings_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def settings_command(values: Mapping[str, Any], typed: set[str], settings: SettingsFile,
+                     specs: Iterable[OptionSpec], greetings: GreetingSettings) -> int:
     """``settings``: print the settings in force, each with where it came from, as TOML
-    that can be pasted into the file; ``--init``: write the starter file."""
-    if args.init:
-        path = args.config or user_settings_path()
-        try:
-            write_starter(path)
-        except SettingsError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"wrote {path}: remove the \"#\" in front of a setting to use it")
-        return EXIT_OK
-    settings: SettingsFile = args.settings
+    that can be pasted into the file. ``values``: each option's value by dest;
+    ``typed``: the dests typed on the command line; ``greetings``: those in force."""
     looked = (f"none found (looked for ./{FILE_NAME} and "
               f"{os.path.join(platformdirs.user_config_dir('facenet', appauthor=False), FILE_NAME)})")
     print(f"# settings file: {settings.path or looked}")
-    for spec in option_specs([parser]).values():
-        value = getattr(args, spec.dest)
+    for spec in specs:
+        value = values[spec.dest]
         # A file value set aside for an exclusive option typed is not in force.
         from_file = spec.dest in settings.options and settings.options[spec.dest] == value
-        origin = ("command line" if spec.dest in args.typed
+        origin = ("command line" if spec.dest in typed
                   else settings.where(spec.dest) if from_file else "default")
         line = f"# {spec.key} (not set)" if value is None else \
             f"{spec.key} = {_toml_value(value)}"
         print(f"{line:48} # {origin}")
-    greetings = greeting_settings(args)
     print("\n[greetings]" + ("" if settings.path else "  # the built-in ones"))
     for key in Sentences.KEYS:
         if getattr(greetings.sentences, key) is not None:

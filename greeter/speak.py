@@ -17,12 +17,12 @@ from __future__ import annotations
 import multiprocessing.connection
 import os
 import queue
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from greeter.report import Trouble, warning
 from greeter.speech_worker import (CONTEXT, SpeechError, Utterance, Voice, install_hint,
                                    render_worker, speech_worker, stop_process, voices_worker)
 
@@ -56,10 +56,6 @@ class SpeechSettings:
         return self.play or self.speech_to is not None
 
 
-def _print_warning(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 class Speaker:
     """Speaks sentences in a worker process; ``say()`` never blocks.
 
@@ -85,7 +81,7 @@ class Speaker:
         max_delay: float = 5.0,
         record_to: str | None = None,
         play: bool | None = None,
-        on_warning: Callable[[str], None] = _print_warning,
+        on_warning: Callable[[str], None] = warning,
     ) -> None:
         """Start the worker and return at once; the engine starts in the worker.
 
@@ -98,7 +94,7 @@ class Speaker:
         """
         self._on_warning = on_warning
         self._available = True
-        self._warned = False
+        self._trouble = Trouble(on_warning)
         self._closed = False
         self._ready = False
         self._spoken = self._said = self._late = 0
@@ -121,7 +117,7 @@ class Speaker:
 
     @classmethod
     def from_settings(cls, settings: SpeechSettings,
-                      on_warning: Callable[[str], None] = _print_warning) -> Speaker:
+                      on_warning: Callable[[str], None] = warning) -> Speaker:
         """The Speaker that ``settings`` ask for (the caller checks ``settings.wanted``)."""
         return cls(rate=settings.rate, voice=settings.default_voice, volume=settings.volume,
                    record_to=settings.speech_to, play=settings.play, on_warning=on_warning)
@@ -269,9 +265,7 @@ class Speaker:
         self._available = False
         # The worker is useless now; end it at once rather than leave it.
         stop_process(self._process, grace=0.0, timeout=0.5)
-        if not self._warned:
-            self._warned = True
-            self._on_warning(message)
+        self._trouble.failed(message)  # speech stays off: said once
 
 
 # ------------------------------------------------------------ rendering files

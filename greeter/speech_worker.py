@@ -264,6 +264,21 @@ def play_sound(path: str) -> None:
     subprocess.run(player, check=True, capture_output=True, timeout=60)
 
 
+def _can_play(engine: pyttsx3.Engine, status: Connection, record_to: str | None) -> bool:
+    """Whether there is sound to play speech on; without, SpeechError unless the files
+    asked for (``record_to``) can still be written."""
+    try:
+        _check_sound_output(engine)
+    except SpeechError as exc:
+        if record_to is None:
+            raise
+        # No sound here: the files asked for are still written.
+        status.send(("warning", f"speech is not played ({exc}); greetings are "
+                                f"still written to {record_to}"))
+        return False
+    return True
+
+
 def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
                   rate: int | None, voice: str | None, volume: float | None,
                   max_delay: float, record_to: str | None, play: bool) -> None:
@@ -278,16 +293,7 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
     try:
         engine = _start_engine(driver_name)
         voices = _Voices(engine, status, voice, rate, volume)
-        if play:
-            try:
-                _check_sound_output(engine)
-            except SpeechError as exc:
-                if record_to is None:
-                    raise
-                # No sound here: the files asked for are still written.
-                status.send(("warning", f"speech is not played ({exc}); greetings are "
-                                        f"still written to {record_to}"))
-                play = False
+        play = play and _can_play(engine, status, record_to)
     except SpeechError as exc:
         status.send(("error", f"speech is off: {exc}"))
         return

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import argparse
 import html
-import sys
 from datetime import datetime
 from pathlib import Path
 
-from greeter.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, warn
 from greeter.files import write_atomically
 from greeter.visits import VisitorBook, default_visitors_dir
 
@@ -18,22 +16,22 @@ def _when(seconds: float) -> str:
     return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
 
 
-def visitors_command(args: argparse.Namespace) -> int:
-    """``visitors``: delete the visitor --forget names, list the visitors, and with --html
-    write a page of their crops."""
+def visitors_command(html_path: str | None = None, forget: int | None = None) -> int:
+    """``visitors``: delete visitor ``forget`` (--forget), list the visitors, and write a
+    page of their crops at ``html_path`` (--html)."""
     folder = default_visitors_dir()
-    book = VisitorBook(folder, on_message=lambda text: print(text, file=sys.stderr))
-    if args.forget is not None:
-        if book.find(args.forget) is None:
-            print(f"error: no visitor {args.forget} in {folder}", file=sys.stderr)
+    book = VisitorBook(folder, on_message=warn)
+    if forget is not None:
+        if book.find(forget) is None:
+            warn(f"error: no visitor {forget} in {folder}")
             return EXIT_USAGE
         try:
-            deleted = book.forget(args.forget)
+            deleted = book.forget(forget)
         except OSError as error:
-            print(f"error: cannot delete visitor {args.forget} in {folder} "
-                  f"({error.strerror or error})", file=sys.stderr)
+            warn(f"error: cannot delete visitor {forget} in {folder} "
+                  f"({error.strerror or error})")
             return EXIT_FAILURE
-        print(f"deleted visitor {args.forget}: {deleted} visit{'s' if deleted != 1 else ''} "
+        print(f"deleted visitor {forget}: {deleted} visit{'s' if deleted != 1 else ''} "
               "and their photos")
     if not book.visitors:
         print(f"no visitors kept in {folder}")
@@ -44,15 +42,15 @@ def visitors_command(args: argparse.Namespace) -> int:
             note = f"  (enrolled as {visitor.enrolled_as})" if visitor.enrolled_as else ""
             print(f"{visitor.id:>4}  {len(visitor.visits):>6}  {_when(visitor.first_seen):16}  "
                   f"{_when(visitor.last_seen):16}  {best}{note}")
-    if args.html:
+    if html_path:
         try:
             page = visitors_page(book).encode()
-            write_atomically(args.html, lambda file: file.write(page), suffix=".html")
+            write_atomically(html_path, lambda file: file.write(page), suffix=".html")
         except OSError as error:
-            print(f"error: cannot write {args.html} ({error.strerror or error}); choose "
-                  "another file", file=sys.stderr)
+            warn(f"error: cannot write {html_path} ({error.strerror or error}); choose "
+                  "another file")
             return EXIT_FAILURE
-        print(f"wrote {args.html}: open it in a browser (it shows the photos in {folder})")
+        print(f"wrote {html_path}: open it in a browser (it shows the photos in {folder})")
     return EXIT_OK
 
 

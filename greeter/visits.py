@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +36,7 @@ from greeter.crops import crop_around, crop_quality
 from greeter.files import make_private_folders, write_atomically
 from greeter.match import face_distance
 from greeter.paths import data_dir
+from greeter.report import Trouble, warn
 
 FOLDER_VARIABLE = "FACENET_VISITORS_DIR"
 INDEX = "visitors.json"
@@ -91,7 +93,7 @@ class VisitorBook:
     message, and the book starts empty.
     """
 
-    def __init__(self, folder: str, on_message=print) -> None:
+    def __init__(self, folder: str, on_message: Callable[[str], None] = warn) -> None:
         self.folder = folder
         self.on_message = on_message
         self.visitors: list[Visitor] = []
@@ -259,7 +261,7 @@ class VisitWatcher:
         self.keep_days = keep_days
         self.clock = clock
         self._tracks: dict[int, _Track] = {}
-        self._failing = False
+        self._trouble = Trouble(book.on_message)
         self._changed = False
         self._saved_at = self._purged_at = clock()
         self._saving(book.purge, keep_days, self._purged_at)
@@ -305,18 +307,16 @@ class VisitWatcher:
         try:
             result = write(*values)
         except OSError as error:
-            if not self._failing:
-                self.book.on_message(f"warning: cannot save visitors in {self.book.folder} "
-                                     f"({error.strerror or error}); greetings go on")
-            self._failing = True
+            self._trouble.failed(f"warning: cannot save visitors in {self.book.folder} "
+                                 f"({error.strerror or error}); greetings go on")
             return None
-        self._failing = False
+        self._trouble.worked()
         return result
 
     def _save(self, now: float) -> None:
         self._saved_at = now
         self._saving(self.book.save)
-        self._changed = self._failing  # tried again later
+        self._changed = self._trouble.failing  # tried again later
 
     def _visit_for(self, track: _Track, at: float, now: float) -> tuple[Visit, Visitor | None]:
         """The open visit of the track's person, or a new one; and its visitor if new."""

@@ -30,7 +30,8 @@ def shared_cache(cache, monkeypatch):
 
 
 def calibrate(encoder, *argv: str) -> int:
-    return calibrate_command(parse_args(["calibrate", *argv]), encoder)
+    args = parse_args(["calibrate", *argv])
+    return calibrate_command(args.typed_settings, args.plot, args.strangers, encoder)
 
 
 def test_recommends_the_threshold_that_keeps_strangers_out_and_plots(
@@ -92,7 +93,7 @@ def test_plot_never_inside_images(tmp_path, capsys):
     (tmp_path / "images").mkdir()
     args = parse_args(["calibrate", "--images", str(tmp_path / "images"),
                        "--plot", str(tmp_path / "images" / "plot.png")])
-    assert calibrate_command(args) == 2
+    assert calibrate_command(args.typed_settings, args.plot) == 2
     assert "inside the images folder" in capsys.readouterr().err
 
 

@@ -150,7 +150,7 @@ def test_missing_camera():
 
 def test_unreachable_stream():
     assert_fails_fast(f"http://user:secret@127.0.0.1:{free_port()}/stream.mjpg",
-                      "cannot be opened", "user:***@127.0.0.1")
+                      "cannot be opened", "***:***@127.0.0.1")
 
 
 def test_stream_reconnects_after_outage_and_closes_fast():

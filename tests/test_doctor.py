@@ -91,7 +91,7 @@ def test_events_are_checked_with_a_test_event_and_credentials_never_shown(tmp_pa
                            "--webhook", webhook.url.replace("//", "//door:s3cret@"),
                            "--on-greet", f"cat > {hook_out}"])
         report = Report()
-        check_events(report, args)
+        check_events(report, args.typed_settings.events)
         out = capsys.readouterr().out
         assert len(re.findall(r"^ok +events: the .* took a test event in [\d.]+ s$", out,
                               re.MULTILINE)) == 3, out
@@ -110,7 +110,7 @@ def test_events_are_checked_with_a_test_event_and_credentials_never_shown(tmp_pa
                        "--webhook", f"http://door:s3cret@127.0.0.1:{closed}/hook",
                        "--on-greet", "exit 3"])
     report = Report()
-    check_events(report, args)
+    check_events(report, args.typed_settings.events)
     out = capsys.readouterr().out
     assert report.counts["warn"] == 3 and not report.failed, out
     assert re.search(r"^warn +events: the MQTT broker mqtt://\*\*\*:\*\*\*@127\.0\.0\.1:\d+ "

@@ -78,7 +78,7 @@ def test_same_person_nearer_than_different(encoder, faces):
     assert np.linalg.norm(kit1 - kit2) < encoder.threshold < np.linalg.norm(kit1 - rose)
     # Neither part is rescaled to unit length: dlib's is used as it comes, SFace's
     # unit feature divided by SFACE_UNIT.
-    from greeter.encode import SFACE_UNIT
+    from greeter.models import SFACE_UNIT
     assert float(np.linalg.norm(kit1[128:])) == pytest.approx(1 / SFACE_UNIT, rel=1e-4)
     assert abs(float(np.linalg.norm(kit1)) - 1.0) > 0.05
 

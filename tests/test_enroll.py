@@ -43,7 +43,7 @@ def no_display(monkeypatch):
 def enroll(encoder, images: Path, name: str, video: Path, *options: str) -> int:
     args = parse_args(["enroll", name, "--source", str(video), "--images", str(images),
                        "--no-speech", *options])
-    return enroll_command(args, encoder)
+    return enroll_command(args.typed_settings, args.name, args.timeout, encoder)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

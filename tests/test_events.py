@@ -11,13 +11,13 @@ from email.utils import format_datetime
 import pytest
 from brokers import Mosquitto, Subscriber, WebhookServer, free_port
 
+from greeter.report import redact_url
 from greeter.events import (
     CommandSink,
     Event,
     EventSender,
     MqttSink,
     WebhookSink,
-    redact_url,
     retry_after,
 )
 from greeter.outbox import Outbox, read_waiting

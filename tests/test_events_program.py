@@ -17,7 +17,7 @@ import pytest
 
 from brokers import Mosquitto, Subscriber, WebhookServer, free_port
 from conftest import REPO, greeted
-from greeter.encode import FUSED_THRESHOLD
+from greeter.models import FUSED_THRESHOLD
 from videos import write_video
 
 TALKING = (REPO.parent / "shared" / "videos" / "talking").resolve()

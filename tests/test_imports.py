@@ -20,17 +20,19 @@ PACKAGE = REPO / "greeter"
 LAYERS = [
     # the command line, and the commands it hands parsed options to
     "cli", "app", "enroll", "doctor", "calibrate", "visitors", "service",
-    # what the commands share: exit statuses, warnings, loading the encoder; one greeter
-    # per folder and source; the settings file, read into each stage's typed settings
-    "settings", "common", "instance",
+    # what the commands share: loading the networks once from the typed settings, the
+    # settings file they are read from; one greeter per folder and source
+    "common", "settings", "settings_file", "instance",
+    # what the frame loop does with each frame's faces
+    "reactions",
     # the stages, each building only on those below it
     "progress", "draw", "fonts", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
     "presence", "visits", "crops",
     "database", "recognise", "match", "motion",
-    "encode", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect", "faceboxes",
-    "yunet",
+    "encode", "photo_faces", "landmarker", "embed", "models", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect",
+    "faceboxes", "yunet",
     "capture", "live_sources", "file_sources", "frames",
-    "weights", "photos", "files", "paths",
+    "weights", "photos", "files", "paths", "report",
 ]
 
 
@@ -76,5 +78,6 @@ def test_imports_only_modules_below_it(name):
 def test_the_order_is_checked_against_real_imports():
     """The reader sees real edges: cli reaches the commands, encode the networks."""
     assert {"app", "enroll", "doctor", "calibrate", "common"} <= imported_modules("cli")
-    assert {"align", "landmarks", "resnet", "openface", "detect"} <= imported_modules("encode")
+    assert {"detect", "landmarker", "embed", "photo_faces"} <= imported_modules("encode")
+    assert {"align", "resnet", "openface", "sface", "shape5"} <= imported_modules("embed")
     assert "cli" not in set().union(*(imported_modules(name) for name in modules()))

@@ -32,31 +32,35 @@ def test_noise_and_light_are_no_motion_and_people_walking_are():
     assert any(moving), moving
 
 
+class CountedSearches:
+    """The real detector, counting its whole-frame searches."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.searches = detector, 0
+
+    def face_locations(self, image, min_face=40):
+        self.searches += 1
+        return self.detector.face_locations(image, min_face)
+
+    def __getattr__(self, name):
+        return getattr(self.detector, name)
+
+
 def test_an_empty_hall_runs_no_detection_and_a_person_walking_in_is_found_at_once(encoder):
     """A real room in which nobody is large enough to be a face to greet (the
     classroom clip at 640x360: faces under 30 px), sent as a camera would; then
     people come into view (the walking clip, faces 55-75 px)."""
     from greeter.match import Gallery
-    from greeter.recognise import QUIET_FRAMES_PER_SCAN, FaceRecogniser
+    from greeter.recognise import FaceRecogniser, Tracking
     hall = hallway_clip("classroom.gif", (640, 360))[0]
     walking = hallway_clip("face-demographics-walking-and-pause.gif", (640, 360))
-    recogniser = FaceRecogniser(encoder, encoder.threshold)
-    searches = []
-    original = encoder.detector.face_locations
-
-    def counted(image, min_face=40):
-        searches.append(len(searches))
-        return original(image, min_face)
-
-    encoder.detector.face_locations = counted
+    detector = CountedSearches(encoder.detector)
+    recogniser = FaceRecogniser(detector, encoder, encoder.threshold)
     gallery = Gallery.empty()
-    try:
-        empty = [recogniser.recognise(frame, gallery) for frame in camera_frames(hall, 300)]
-        assert not any(empty)
-        # The first frame, and while nothing moves only the one every
-        # QUIET_FRAMES_PER_SCAN frames, for a person who stands still.
-        assert len(searches) == 1 + 299 // QUIET_FRAMES_PER_SCAN, len(searches)
-        found = [recogniser.recognise(frame, gallery) for frame in walking[10:12]]
-    finally:
-        del encoder.detector.face_locations
+    empty = [recogniser.recognise(frame, gallery) for frame in camera_frames(hall, 300)]
+    assert not any(empty)
+    # The first frame, and while nothing moves only the one every
+    # quiet_frames_per_scan frames, for a person who stands still.
+    assert detector.searches == 1 + 299 // Tracking().quiet_frames_per_scan, detector.searches
+    found = [recogniser.recognise(frame, gallery) for frame in walking[10:12]]
     assert any(len(faces) >= 1 for faces in found), found

@@ -38,7 +38,7 @@ def watch(encoder, video: Path, images: Path, cache: Path) -> tuple[list[tuple[s
 
     library = PhotoLibrary(str(images), encoder, str(cache), lambda text: None)
     library.refresh()
-    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+    recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
     policy = GreetingPolicy(confirm=3, cooldown=1e9)
     greetings, seen = [], []
     with open_source(str(video)) as source:

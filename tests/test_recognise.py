@@ -7,8 +7,9 @@ import numpy as np
 
 from greeter.database import PhotoLibrary
 from greeter.photos import read_photo
-from greeter.recognise import (REENCODE_FRAMES, SECOND_NETWORK_FRAMES, SECOND_NETWORK_NEAR,
-                               FaceRecogniser)
+from greeter.recognise import FaceRecogniser, Tracking
+
+TRACKING = Tracking()
 
 
 def test_a_box_on_no_face_is_not_a_face(encoder, faces):
@@ -28,7 +29,7 @@ def test_a_followed_face_is_encoded_on_its_first_frames_then_now_and_then(
     library = PhotoLibrary(str(images), encoder, str(tmp_path / "cache"), lambda text: None)
     library.refresh()
     frame = read_photo(str(faces / "people/kit_harington/kit_harington_3.jpg"))
-    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+    recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
 
     encoded = []
     original = encoder.checked_face_encodings
@@ -39,15 +40,17 @@ def test_a_followed_face_is_encoded_on_its_first_frames_then_now_and_then(
 
     encoder.checked_face_encodings = counting
     try:
-        frames = [recogniser.recognise(frame, library.gallery) for _ in range(REENCODE_FRAMES + 4)]
+        frames = [recogniser.recognise(frame, library.gallery)
+                  for _ in range(TRACKING.reencode_frames + 4)]
         # Shifted well beyond the face's size: another face, followed afresh.
         moved = recogniser.recognise(np.roll(frame, frame.shape[1] // 3, axis=1), library.gallery)
     finally:
         del encoder.checked_face_encodings
     assert [[face.match.name for face in faces] for faces in frames] == [["Kit"]] * len(frames)
     assert len({face.track for faces in frames for face in faces}) == 1
-    # Encoded on each of the first three frames, then once REENCODE_FRAMES later.
-    assert encoded[:REENCODE_FRAMES + 4] == [1, 1, 1] + [0] * (REENCODE_FRAMES - 1) + [1, 0]
+    # Encoded on each of the first three frames, then once TRACKING.reencode_frames later.
+    assert encoded[:TRACKING.reencode_frames + 4] == \
+        [1, 1, 1] + [0] * (TRACKING.reencode_frames - 1) + [1, 0]
     assert encoded[-1] == 1 and [face.match.name for face in moved] == ["Kit"]
     assert moved[0].track != frames[0][0].track
 
@@ -59,7 +62,7 @@ def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
     library = PhotoLibrary(str(images), encoder, str(tmp_path / "cache"), lambda text: None)
     library.refresh()
     frame = read_photo(str(faces / "people/obama/obama_4.jpg"))
-    recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+    recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
     # (FaceBoxes' first box of a new face may fail the landmark check: then the face
     # is there from the second frame on.)
     looks = [faces[0] for faces in (recogniser.recognise(frame, library.gallery)
@@ -79,7 +82,7 @@ def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
 def test_the_second_network_runs_only_where_it_can_change_the_decision(
         encoder, faces, tmp_path):
     """SFace (five times dlib's cost) on a new track's first look; then, for a face near
-    the threshold (a known person), again after SECOND_NETWORK_FRAMES; for a face far
+    the threshold (a known person), again after second_network_frames; for a face far
     from everyone, not again while its looks are kept."""
     images = tmp_path / "images"
     images.mkdir()
@@ -95,11 +98,11 @@ def test_the_second_network_runs_only_where_it_can_change_the_decision(
 
     encoder.sface.unit_features = counting
     try:
-        frames = SECOND_NETWORK_FRAMES + REENCODE_FRAMES
+        frames = TRACKING.second_network_frames + TRACKING.reencode_frames
         for person, photo in (("Kit", "kit_harington/kit_harington_3.jpg"),
                               ("unknown", "obama/obama_1.jpg")):
             frame = read_photo(str(faces / "people" / photo))
-            recogniser = FaceRecogniser(encoder, encoder.threshold, first_looks=3)
+            recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
             calls.clear()
             named = [recogniser.recognise(frame, library.gallery)[0] for _ in range(frames)]
             assert {face.match.name for face in named} == {person}
@@ -108,6 +111,6 @@ def test_the_second_network_runs_only_where_it_can_change_the_decision(
                 assert calls == [1, 1], calls  # the first look, then a second later
             else:
                 assert calls == [1], calls
-                assert named[-1].match.distance > SECOND_NETWORK_NEAR * encoder.threshold
+                assert named[-1].match.distance > TRACKING.second_network_near * encoder.threshold
     finally:
         del encoder.sface.unit_features

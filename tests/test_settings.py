@@ -182,3 +182,21 @@ def test_doctor_says_how_and_in_which_voice_each_person_is_greeted(mary_jane, tm
     assert f'[people."Mary-Jane"] in {config} names nobody in {images}; the names there ' \
            'are: Barack, Mary Jane' in out, out
     assert f"images: {images / 'mary-jane.jpg'}: Mary Jane" in out, out
+
+
+def test_the_tracking_table_reaches_the_recogniser_and_its_mistakes_are_named(tmp_path):
+    from greeter.cli import parse_args
+    config = tmp_path / "facenet.toml"
+    config.write_text("[tracking]\nlooks-kept = 4\nsame_face_iou = 0.5\n")
+    recognition = parse_args(["--config", str(config)]).typed_settings.recognition
+    assert recognition.tracking.looks_kept == 4 and recognition.tracking.same_face_iou == 0.5
+    assert recognition.tracking.reencode_frames == 10  # the rest as the defaults
+    for text, message in (("[tracking]\nlooks-kept = 0\n", 'line 2: "looks-kept" must be more '
+                                                           'than 0'),
+                          ("[tracking]\nlooks-kpt = 4\n", 'line 2: unknown setting "looks-kpt" in '
+                                                          '[tracking]; did you mean "looks-kept"?'),
+                          ("[tracking]\nlooks-kept = 2.5\n", 'line 2: "looks-kept" must be a whole '
+                                                             'number')):
+        config.write_text(text)
+        result = facenet(tmp_path, "--config", str(config), "--source", "nowhere.mp4")
+        assert result.returncode == 2 and message in result.stderr, (text, result.stderr)

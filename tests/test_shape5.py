@@ -108,7 +108,7 @@ def test_hog_like_box_lands_near_dlibs_points(predictor, hog_faces, encoder):
     errors = []
     for bgr, rect, want in hog_faces:
         box = (rect.left(), rect.top(), rect.width(), rect.height())
-        points68 = landmarks.face_landmarks(encoder.landmark_model, bgr, [box])[0]
+        points68 = landmarks.face_landmarks(encoder.landmarker.model, bgr, [box])[0]
         got = shape5.face_shape(predictor, bgr, shape5.hog_like_box(points68))
         errors.append(np.abs(got - want).max() / rect.width())
     assert np.median(errors) <= 0.02, errors
@@ -166,9 +166,9 @@ def test_photo_whose_landmarks_hold_still_without_a_face_is_refused(encoder, fac
         scene[max(0, y - h // 2):y + h * 3 // 2, max(0, x - w // 2):x + w * 3 // 2] = 0
     side = min(scene.shape[:2])
     photo = np.ascontiguousarray(scene[:side, :side])
-    points, drift = encoder._landmarks_and_drift(photo, [(0, 0, side, side)])
+    points, drift = encoder.landmarker.landmarks_and_drift(photo, [(0, 0, side, side)])
     assert drift[0] <= 0.2, drift  # what made such a photo "the face" before
-    assert shape5.landmark_disagreement(encoder.shape_predictor, photo, points[0]) > 0.12
+    assert shape5.landmark_disagreement(encoder.embedder.shape_predictor, photo, points[0]) > 0.12
     result = encoder.encode_photo_image(photo, "kit_with_rose, faces blacked out")
     assert result.encoding is None and "no clear face" in result.note, result
 

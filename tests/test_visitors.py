@@ -3,7 +3,6 @@ and enrolled."""
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import stat
@@ -16,6 +15,7 @@ from greeter.crops import crop_quality
 from greeter.enroll import enroll_from_visitor
 from greeter.match import UNKNOWN, Match
 from greeter.recognise import Face
+from greeter.settings import RecognitionSettings
 from greeter.visitors import visitors_command
 from greeter.visits import VisitorBook, VisitWatcher
 
@@ -146,7 +146,7 @@ def test_visitors_list_page_and_enroll_never_overwrite(tmp_path, faces, encoder,
         show(watcher, photo(faces, "obama", number), clock, clock.now + at)
     watcher.close()
     page = tmp_path / "visitors.html"
-    assert visitors_command(argparse.Namespace(html=str(page), forget=None)) == 0
+    assert visitors_command(html_path=str(page)) == 0
     out = capsys.readouterr().out
     row = [line for line in out.splitlines() if line.split()[:2] == ["1", "4"]]
     assert row, out
@@ -156,15 +156,13 @@ def test_visitors_list_page_and_enroll_never_overwrite(tmp_path, faces, encoder,
     images = tmp_path / "images"
     images.mkdir()
     (images / "Barack.jpg").write_bytes(b"the user's own photo")
-    args = argparse.Namespace(images=str(images), name="Barack", from_visitor=1)
-    assert enroll_from_visitor(args, encoder) == 0
+    assert enroll_from_visitor(RecognitionSettings(str(images)), "Barack", 1, encoder) == 0
     assert (images / "Barack.jpg").read_bytes() == b"the user's own photo"
     copied = sorted(path.name for path in images.iterdir())
     assert copied == ["Barack.jpg", "Barack_2.jpg", "Barack_3.jpg", "Barack_4.jpg"]
     assert all(cv2.imread(str(images / name)) is not None for name in copied[1:])
     assert VisitorBook(str(folder)).find(1).enrolled_as == "Barack"
-    assert enroll_from_visitor(argparse.Namespace(images=str(images), name="X",
-                                                  from_visitor=9), encoder) == 2
+    assert enroll_from_visitor(RecognitionSettings(str(images)), "X", 9, encoder) == 2
     assert "no visitor 9" in capsys.readouterr().err
 
 
@@ -178,11 +176,11 @@ def test_forget_deletes_one_visitor_with_every_photo(tmp_path, faces, encoder, s
     show(watcher, photo(faces, "obama", 2), clock, clock.now + 1000)
     show(watcher, photo(faces, "biden", 1), clock, clock.now + 1)
     watcher.close()
-    assert visitors_command(argparse.Namespace(html=None, forget=1)) == 0
+    assert visitors_command(forget=1) == 0
     assert "deleted visitor 1: 2 visits and their photos" in capsys.readouterr().out
     assert not (folder / "1").exists()
     assert [visitor.id for visitor in VisitorBook(str(folder)).visitors] == [2]
-    assert visitors_command(argparse.Namespace(html=None, forget=1)) == 2
+    assert visitors_command(forget=1) == 2
     assert "no visitor 1" in capsys.readouterr().err
 
 
@@ -203,8 +201,7 @@ def test_enroll_from_visitor_takes_only_sharp_single_frontal_faces(tmp_path, fac
                        1.0 - quality / 10)
     images = tmp_path / "images"
     images.mkdir()
-    args = argparse.Namespace(images=str(images), name="Barack", from_visitor=1)
-    assert enroll_from_visitor(args, encoder) == 0
+    assert enroll_from_visitor(RecognitionSettings(str(images)), "Barack", 1, encoder) == 0
     err = capsys.readouterr().err
     assert sorted(path.name for path in images.iterdir()) == ["Barack.jpg"]
     assert "blurred: sharpness" in err and "4 faces in it" in err, err  # 2 behind them
@@ -213,8 +210,7 @@ def test_enroll_from_visitor_takes_only_sharp_single_frontal_faces(tmp_path, fac
     book = VisitorBook(str(folder))
     book.new_visit(encoding + 100, encoder.threshold, 1_800_000_100.0,
                    cv2.GaussianBlur(sharp, (0, 0), 6), 1.0)
-    assert enroll_from_visitor(argparse.Namespace(images=str(images), name="Nobody",
-                                                  from_visitor=2), encoder) == 1
+    assert enroll_from_visitor(RecognitionSettings(str(images)), "Nobody", 2, encoder) == 1
     assert "nothing was saved" in capsys.readouterr().err
     assert not (images / "Nobody.jpg").exists()
 
