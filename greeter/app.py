@@ -103,19 +103,20 @@ def run_greeter(settings: Settings, launched: float | None = None) -> int:
         stack.callback(run.close)  # registered first: runs last, once all else is closed
         try:
             try:
-                source, recogniser, library, reactions = _start(settings, run, stack)
+                loop = _start(settings, run, stack)
             except START_ERRORS as error:
                 warn(f"error: {error}")
                 run.failed = True
                 return EXIT_FAILURE
             run.rate.start()
-            for frame in source:
-                faces = recogniser.recognise(frame.image, library.gallery, frame.still)
+            for frame in loop.source:
+                faces = loop.recogniser.recognise(frame.image, loop.library.gallery,
+                                                  frame.still)
                 with interrupts.held():
-                    for reaction in reactions:
+                    for reaction in loop.reactions:
                         reaction.on_frame(frame, faces)
             with interrupts.held():
-                reactions[1].finish()  # the Welcomer: those gathering when the source ended
+                loop.welcomer.finish()  # those still gathering when the source ended
         except (KeyboardInterrupt, WindowClosed):
             pass
     return EXIT_OK
@@ -146,12 +147,22 @@ class _Run:
             self.instance.release()
 
 
-def _start(settings: Settings, run: _Run, stack: contextlib.ExitStack
-           ) -> tuple[Source, FaceRecogniser, PhotoLibrary, list[Reaction]]:
+@dataclass(frozen=True)
+class _Loop:
+    """What the frame loop runs with: the frames, who is in them, what is done then."""
+
+    source: Source
+    recogniser: FaceRecogniser
+    library: PhotoLibrary
+    reactions: list[Reaction]
+    welcomer: Welcomer  # one of the reactions: it also greets at the source's end
+
+
+def _start(settings: Settings, run: _Run, stack: contextlib.ExitStack) -> _Loop:
     """Claim the images folder and source for this greeter, start the events (first, so
     that what waited since the last run goes out while the source opens), open the
-    source and the log, load the networks and photos: the source, the recogniser,
-    the photo library and the reactions. Raises one of START_ERRORS."""
+    source and the log, load the networks and photos, make the reactions. Raises
+    one of START_ERRORS."""
     run.instance = claim_instance(settings.recognition.images, settings.source.source,
                                   _source_words(settings.source.source))
     sinks = make_sinks(settings.events)
@@ -171,7 +182,8 @@ def _start(settings: Settings, run: _Run, stack: contextlib.ExitStack
     reactions = _reactions(settings, library, source, run.events, log, run.rate)
     for reaction in reactions:
         stack.callback(reaction.close)
-    return source, recogniser, library, reactions
+    welcomer = next(reaction for reaction in reactions if isinstance(reaction, Welcomer))
+    return _Loop(source, recogniser, library, reactions, welcomer)
 
 
 def _recogniser_and_library(settings: Settings, encoder, stack: contextlib.ExitStack
