@@ -149,12 +149,17 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
     interrupts = Interrupts()  # first: a SIGTERM during start-up is a clean stop too
     frames, fps, failed = 0, None, False
     started = last = time.monotonic()
-    source = log = speaker = window = events = watcher = instance = None
+    source = log = speaker = window = events = watcher = instance = web = None
     stop = threading.Event()
     try:
         try:
             instance = claim_instance(args.images, args.source, _source_words(args.source))
             sinks = make_sinks(args.on_greet, args.webhook, args.mqtt, args.hook_timeout)
+            if args.web:  # its history is one more event destination
+                from greeter.web.page import open_web_page
+                web = open_web_page(args.web, args.web_password, args.images, args.source,
+                                    args.keep_visitors, warn)
+                sinks += [web.sink] if web is not None else []
             # First, so that what waited since the last run goes out while the source opens.
             events = EventSender(sinks, on_warning=warn, outbox=Outbox(
                 outbox_path(args.images, args.source), on_warning=warn)) if sinks else None
@@ -187,6 +192,9 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             watcher = VisitWatcher(VisitorBook(default_visitors_dir(), on_message=warn),
                                    threshold, args.confirm, args.visit_gap * 60,
                                    args.keep_visitors)
+        if web is not None:
+            web.start(library, encoder, watcher.book if watcher is not None else None, events,
+                      source.description, args.settings.greetings.people, args.settings.path)
         started = last = time.monotonic()
         for frame in source:
             faces = recogniser.recognise(frame.image, library.gallery, frame.still)
@@ -213,6 +221,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
                     visits = watcher.update(faces, frame.image, frame.time, frame.still)
                     note_visits(visits, frame.index, events, source.description,
                                 greeter.unknown(), speaker)
+            if web is not None:
+                web.on_frame(frame, faces)
             frames += 1
             now = time.monotonic()
             if frames == 1:
@@ -247,6 +257,8 @@ def run_greeter(args: argparse.Namespace, launched: float | None = None) -> int:
             log.close()
         if watcher is not None:
             watcher.close()
+        if web is not None:
+            web.close()
         if not failed:
             elapsed = time.monotonic() - started
             # A camera, a stream or --realtime drops what the program cannot keep up with.

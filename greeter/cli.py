@@ -173,6 +173,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="a known person unseen for MIN minutes is away (an event "
                              "'left'; seen again: 'arrived') (default: %(default)g)")
     _add_event_options(parser)
+    web = parser.add_argument_group("web page (see README: the page and its API)")
+    web.add_argument("--web", metavar="[HOST:]PORT",
+                     help="serve a page to run the door from: live picture, people, visitors, "
+                          "history (HOST defaults to 127.0.0.1; e.g. --web 8080)")
+    web.add_argument("--web-password", metavar="PASSWORD",
+                     help="the page's password, needed on any address but 127.0.0.1; better "
+                          "in the settings file or $FACENET_WEB_PASSWORD than typed, where "
+                          "other users of the machine see it")
 
 
 def _add_speech_options(parser: argparse.ArgumentParser) -> None:
@@ -234,6 +242,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              or not args.away_after > 0):
         build_parser(command).error("--visit-gap must be 0 or more minutes, --keep-visitors "
                                     "more than 0 days, --away-after more than 0 minutes")
+    if command == "run" and args.web:
+        from greeter.web.security import WebOptionError, check_web_options, web_password
+        try:
+            check_web_options(args.web, web_password(args.web_password))
+        except WebOptionError as error:
+            build_parser(command).error(str(error))
     if command in ("run", "doctor"):
         from greeter.events import EventsError, check_event_options
         try:
