@@ -23,6 +23,8 @@ LAYERS = [
     # what the commands share: exit statuses, warnings, loading the encoder; one greeter
     # per folder and source; the settings file, read into each stage's typed settings
     "settings", "common", "instance",
+    # what the frame loop hands each frame to (the web page's live view is one)
+    "reactions",
     # the stages, each building only on those below it
     "progress", "draw", "fonts", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
     "presence", "visits", "crops",

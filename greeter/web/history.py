@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -56,6 +57,8 @@ class Entry:
 
 
 def _parse_time(text: str) -> datetime:
+    # "+01:00" typed unquoted in a URL's query arrives as " 01:00".
+    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 

@@ -33,8 +33,8 @@ from greeter.greetings import PersonSettings
 from greeter.web.history import History
 from greeter.web.live import STREAM_FPS, CpuMeter, LiveView, LoopStalled
 from greeter.web.security import COOKIE, SESSION_SECONDS, Guard
-from greeter.web.store import (MAX_UPLOAD_BYTES, People, Visitors, WebError, thumbnail,
-                               too_large)
+from greeter.web.store import (MAX_UPLOAD_BYTES, People, Visitors, WebError, target_for,
+                               thumbnail, too_large)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGES = {"/": "live", "/people": "people", "/visitors": "visitors", "/history": "history"}
@@ -124,6 +124,7 @@ class WebApp:
             refusal = self._refusal(request, False)
             if refusal is not None:
                 return refusal
+            form = None
             try:
                 form = await self._form(request)
                 if not request.state.bearer and not self.guard.csrf_ok(
@@ -134,9 +135,9 @@ class WebApp:
                                    "GET /api/status as X-CSRF-Token)", 403)
                 result = await handler(request, form)
             except WebError as error:
-                return self._answer(request, {"error": str(error)}, error.status)
+                return self._answer(request, {"error": str(error)}, error.status, form)
             except LoopStalled as error:
-                return self._answer(request, {"error": str(error)}, 503)
+                return self._answer(request, {"error": str(error)}, 503, form)
             return self._answer(request, result, 200, form)
         return endpoint
 
@@ -342,6 +343,7 @@ class WebApp:
 
     async def add_photos(self, request: Request, form: FormData) -> dict:
         name = _required(form, "name")
+        target_for(self.running.people.images_dir, name)  # a bad name, before any photo
         uploads = [item for item in form.getlist("photos") if isinstance(item, UploadFile)]
         uploads = [item for item in uploads if item.filename]
         if not uploads:
@@ -356,13 +358,13 @@ class WebApp:
                     self.running.people.add_photo, name, upload.filename, data,
                     self.running.encoder))
             except WebError as error:
-                if error.status == 400 and "name" in str(error) and not saved:
-                    raise
-                problems.append(str(error))
+                problems.append(error)
         if not saved:
-            raise WebError("; ".join(problems), 413 if "MB" in problems[0] else 422)
-        return {"message": _saved_words(saved, self.running.people.images_dir, problems),
-                "saved": saved, "refused": problems}
+            raise WebError("; ".join(map(str, problems)),
+                           413 if all(error.status == 413 for error in problems) else 422)
+        return {"message": _saved_words(saved, self.running.people.images_dir,
+                                        list(map(str, problems))),
+                "saved": saved, "refused": list(map(str, problems))}
 
     async def add_from_live(self, request: Request, form: FormData) -> dict:
         track = _required(form, "track")
