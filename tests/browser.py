@@ -40,6 +40,9 @@ def chromium(width: int = 1280, height: int = 800):
     options.page_load_strategy = "eager"
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    if width < 500:  # below the smallest window chromium makes: a phone's screen
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
     return driver
 
 
