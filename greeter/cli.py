@@ -174,9 +174,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "'left'; seen again: 'arrived') (default: %(default)g)")
     _add_event_options(parser)
     web = parser.add_argument_group("web page (see README: the page and its API)")
-    web.add_argument("--web", metavar="[HOST:]PORT",
+    web.add_argument("--web", metavar="[HOST:]PORT", nargs="?", const="127.0.0.1:8750",
                      help="serve a page to run the door from: live picture, people, visitors, "
-                          "history (HOST defaults to 127.0.0.1; e.g. --web 8080)")
+                          "history (HOST defaults to 127.0.0.1, PORT to 8750; e.g. --web, "
+                          "--web 8080, --web 0.0.0.0:8080)")
     web.add_argument("--web-password", metavar="PASSWORD",
                      help="the page's password, needed on any address but 127.0.0.1; better "
                           "in the settings file or $FACENET_WEB_PASSWORD than typed, where "

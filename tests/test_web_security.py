@@ -202,3 +202,11 @@ def test_a_port_in_use_is_named_and_the_greeter_still_runs(faces, tmp_path):
     assert f"port {port} is in use" in result.stderr
     assert "choose another with --web [HOST:]PORT; the greeter goes on without it" in result.stderr
     assert greeted(result.stdout) == ["Obama"]
+
+
+@pytest.mark.parametrize("value, address", [
+    ("8080", ("127.0.0.1", 8080)), ("0.0.0.0", ("0.0.0.0", 8750)),
+    ("0.0.0.0:81", ("0.0.0.0", 81)), ("[::1]:9000", ("::1", 9000)), ("[::]", ("::", 8750))])
+def test_web_addresses(value, address):
+    from greeter.web.security import parse_address
+    assert parse_address(value) == address

@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 
 PASSWORD_VARIABLE = "FACENET_WEB_PASSWORD"
+# The page's port when --web names none: free on most machines (not 8080, 8000, 5000).
+DEFAULT_PORT = 8750
 COOKIE = "facenet_session"
 SESSION_SECONDS = 12 * 3600
 FREE_FAILURES = 3
@@ -38,8 +40,15 @@ class WebOptionError(ValueError):
 
 
 def parse_address(value: str) -> tuple[str, int]:
-    """``[HOST:]PORT`` as (host, port); the host defaults to 127.0.0.1."""
-    host, _, port = value.rpartition(":")
+    """``[HOST:]PORT``, or ``HOST`` alone, as (host, port); the host defaults to
+    127.0.0.1, the port to DEFAULT_PORT."""
+    value = value.strip()
+    if value.isdigit():
+        host, port = "", value
+    elif value.endswith("]") or ":" not in value:  # a host alone: "0.0.0.0", "[::]"
+        host, port = value, str(DEFAULT_PORT)
+    else:
+        host, _, port = value.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise WebOptionError(f"--web {value}: give [HOST:]PORT, a port from 1 to 65535 "
