@@ -221,3 +221,24 @@ def test_the_json_api_as_a_script_reads_it(running):
     with pytest.raises(urllib.error.HTTPError) as refused:
         running.get("/api/greetings?since=yesterday")
     assert refused.value.code == 400 and "ISO 8601" in refused.value.read().decode()
+
+
+def test_the_page_is_usable_with_the_keyboard(running, page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    page.get(running.url + "/people")
+    keys = ActionChains(page)
+    keys.send_keys(Keys.TAB).perform()
+    focused = page.switch_to.active_element
+    assert focused.text == "Skip to the content"
+    keys.send_keys(Keys.ENTER).perform()
+    keys.send_keys(Keys.TAB).perform()
+    # From the content: the first field of the form to add photos, then the file chooser.
+    assert page.switch_to.active_element.get_attribute("id") == "add-name"
+    keys.send_keys(Keys.TAB).perform()
+    assert page.switch_to.active_element.get_attribute("id") == "add-photos"
+    for path, name in (("/", "People"), ("/visitors", "History")):
+        page.get(running.url + path)
+        links = [link.text for link in page.find_elements("css selector", "nav a")]
+        assert name in links and all(link.get_attribute("href") for link in
+                                     page.find_elements("css selector", "nav a"))
