@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from conftest import REPO, greeted
+from web_app import make_client
 
 PASSWORD = "door-secret-42"
 
@@ -29,24 +30,6 @@ def library(faces, encoder, tmp_path_factory):
     library = PhotoLibrary(str(images), encoder, cache_dir=str(tmp_path_factory.mktemp("cache")))
     library.refresh()
     return library
-
-
-def make_client(library, encoder, tmp_path, password: str | None, host: str):
-    from starlette.testclient import TestClient
-
-    from greeter.visits import VisitorBook
-    from greeter.web.history import History
-    from greeter.web.live import LiveView
-    from greeter.web.security import Guard, is_loopback
-    from greeter.web.server import Running, WebApp
-    from greeter.web.store import People, Visitors
-    live = LiveView()
-    running = Running(live, History(str(tmp_path / "history"), 7.0), People(library, live),
-                      Visitors(VisitorBook(str(tmp_path / "visitors")), live,
-                               library.images_dir, in_loop=False),
-                      encoder, "test", None, {}, None)
-    app = WebApp(running, Guard(password, is_loopback(host))).app
-    return TestClient(app, base_url=f"http://{host}:8080", follow_redirects=False)
 
 
 @pytest.fixture
