@@ -242,3 +242,16 @@ def test_the_page_is_usable_with_the_keyboard(running, page):
         links = [link.text for link in page.find_elements("css selector", "nav a")]
         assert name in links and all(link.get_attribute("href") for link in
                                      page.find_elements("css selector", "nav a"))
+
+
+def test_sigterm_with_a_stream_open_stops_cleanly(running):
+    """Last in this file: it stops the module's greeter."""
+    stream = urllib.request.urlopen(running.url + "/live.mjpg", timeout=30)
+    assert stream.read(1000).startswith(b"--frame")
+    started = time.monotonic()
+    running.process.terminate()
+    assert running.process.wait(30) == 0
+    assert time.monotonic() - started < 15
+    output = running.output()
+    assert "processed " in output and "sent to the web page's history" in output
+    stream.close()
