@@ -46,10 +46,12 @@ def chromium(width: int = 1280, height: int = 800):
     return driver
 
 
-def start_greeter(folder, images, source, port: int, *options: str, out=None):
+def start_greeter(folder, images, source, port: int, *options: str, out=None,
+                  password: str | None = None):
     """``python facenet.py --web 127.0.0.1:port`` on ``source`` with its own data and
-    visitors folders under ``folder``, headless and silent; returns the Popen. Its
-    stdout and stderr go to the file ``out`` (default: ``folder/out.txt``)."""
+    visitors folders under ``folder``, headless and silent, the page's ``password``
+    (default: none) in its environment; returns the Popen. Its stdout and stderr go
+    to the file ``out`` (default: ``folder/out.txt``)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -57,6 +59,8 @@ def start_greeter(folder, images, source, port: int, *options: str, out=None):
     environment = {**os.environ, "FACENET_DATA_DIR": str(Path(folder) / "data"),
                    "FACENET_VISITORS_DIR": str(Path(folder) / "visitors")}
     environment.pop("FACENET_WEB_PASSWORD", None)
+    if password:
+        environment["FACENET_WEB_PASSWORD"] = password
     with open(out or Path(folder) / "out.txt", "w") as sink:
         return subprocess.Popen(
             [sys.executable, str(repo / "facenet.py"), "--images", str(images), "--source",

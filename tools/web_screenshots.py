@@ -5,7 +5,7 @@
 Runs the real greeter on the test clip of tests/videos.py (Barack Obama at a
 podium, then Bob Menendez) with Obama and Amy known (Amy in a folder of
 three photos), waits until Obama was greeted and Bob is a visitor, and
-saves each page at 1280x800 and 390x844 (CSS pixels) as
+saves the login form and each page at 1280x800 and 390x844 (CSS pixels) as
 ``<page>-<width>x<height>.png``: the whole page, not only the first screen.
 Needs Debian's chromium and chromium-driver, selenium, and ../shared.
 """
@@ -29,12 +29,16 @@ from videos import write_door_clip  # noqa: E402
 
 FACES = REPO.parent / "shared" / "faces" / "people"
 PAGES = {"live": "/", "people": "/people", "visitors": "/visitors", "history": "/history"}
+# The greeter runs with a password, so that the login form is seen and used too.
+PASSWORD = "screenshots"
 SIZES = [(1280, 800), (390, 844)]
 
 
 def status(url: str, path: str) -> dict:
+    request = urllib.request.Request(url + path,
+                                     headers={"Authorization": f"Bearer {PASSWORD}"})
     try:
-        with urllib.request.urlopen(url + path, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10) as answer:
             return json.load(answer)
     except OSError:
         return {}
@@ -57,21 +61,28 @@ def shoot(url: str, out: Path) -> list[Path]:
     for width, height in SIZES:
         driver = browser.chromium(width, height)
         try:
+            driver.get(url + "/login")
+            written.append(save(driver, out / f"login-{width}x{height}.png", width))
+            driver.find_element("id", "password").send_keys(PASSWORD + "\n")
+            time.sleep(1)
             for name, path in PAGES.items():
                 driver.get(url + path)
                 time.sleep(3)  # the stream's first pictures, the figures' first refresh
-                shot = driver.execute_cdp_cmd("Page.captureScreenshot",
-                                              {"format": "png", "captureBeyondViewport": True})
-                wide = driver.execute_script(
-                    "return document.documentElement.scrollWidth - window.innerWidth")
-                if wide > 0:
-                    print(f"warning: {name} is {wide} px wider than a {width} px screen")
-                target = out / f"{name}-{width}x{height}.png"
-                target.write_bytes(base64.b64decode(shot["data"]))
-                written.append(target)
+                written.append(save(driver, out / f"{name}-{width}x{height}.png", width))
         finally:
             driver.quit()
     return written
+
+
+def save(driver, target: Path, width: int) -> Path:
+    """The whole page as ``target`` (PNG); says so when it is wider than the screen."""
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot",
+                                  {"format": "png", "captureBeyondViewport": True})
+    wide = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    if wide > 0:
+        print(f"warning: {target.name} is {wide} px wider than a {width} px screen")
+    target.write_bytes(base64.b64decode(shot["data"]))
+    return target
 
 
 def main() -> int:
@@ -86,7 +97,8 @@ def main() -> int:
         images, clip = prepare(folder)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        process = browser.start_greeter(folder, images, clip, port, "--realtime", "--loop")
+        process = browser.start_greeter(folder, images, clip, port, "--realtime", "--loop",
+                                        password=PASSWORD)
         try:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and not (
