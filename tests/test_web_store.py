@@ -108,3 +108,24 @@ def test_name_merge_and_forget_visitors(library, encoder, tmp_path, faces):
     gone = client.post("/api/visitors/2/forget",
                        data={"csrf": client.get("/api/status").json()["csrf"]})
     assert gone.status_code == 404 and "no visitor 2" in gone.json()["error"]
+
+
+def test_a_visitor_forgotten_while_in_view_leaves_no_photo_behind(library, encoder, tmp_path,
+                                                                   faces):
+    from greeter.match import UNKNOWN, Match
+    from greeter.recognise import Face
+    from greeter.visits import VisitorBook, VisitWatcher
+    book = VisitorBook(str(tmp_path / "visitors"))
+    watcher = VisitWatcher(book, encoder.threshold, confirm=1)
+    image = photo(faces, "obama", 1)
+    box, _, _ = encoder.photo_face(image)
+    face = Face(tuple(int(v) for v in box), Match(UNKNOWN, float("inf")),
+                encoder.encode_photo_image(image, "obama").encoding, 0)
+    blurred = cv2.GaussianBlur(image, (0, 0), 4)
+    assert len(watcher.update([face], blurred, 0.0)) == 1  # at the door, still in view
+    watcher.update([face], image, 0.5)  # a better crop, kept when they leave
+    client = make_client(library, encoder, tmp_path, book=book)
+    assert post(client, "/api/visitors/1/forget")["deleted"] == 1
+    watcher.update([], image, 1.0)  # they leave
+    watcher.close()
+    assert book.visitors == [] and os.listdir(book.folder) == ["visitors.json"]
