@@ -129,3 +129,24 @@ def test_a_visitor_forgotten_while_in_view_leaves_no_photo_behind(library, encod
     watcher.update([], image, 1.0)  # they leave
     watcher.close()
     assert book.visitors == [] and os.listdir(book.folder) == ["visitors.json"]
+
+
+def test_this_face_in_the_live_picture_is_alice(library, encoder, tmp_path, faces):
+    from greeter.frames import Frame
+    from greeter.recognise import FaceRecogniser
+    from greeter.web.live import LiveView
+    live = LiveView()
+    image = cv2.imread(str(faces / "people" / "obama" / "obama_2.jpg"))
+    found = FaceRecogniser(encoder, encoder.threshold).recognise(image, library.gallery, True)
+    assert len(found) == 1
+    live.on_frame(Frame(image, 0, 0.0, True), found)
+    client = make_client(library, encoder, tmp_path, live=live)
+    track = client.get("/api/status").json()["faces"][0]["track"]
+    result = post(client, "/api/people/live", name="Barack", track=str(track))
+    assert result["saved"] == [os.path.join(library.images_dir, "Barack.jpg")]
+    library.refresh()
+    assert library.photo_counts == {"Amy": 2, "Barack": 1}
+    token = client.get("/api/status").json()["csrf"]
+    gone = client.post("/api/people/live", data={"name": "Barack", "track": "99",
+                                                 "csrf": token})
+    assert gone.status_code == 409 and "no longer in the live picture" in gone.json()["error"]

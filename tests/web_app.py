@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def make_client(library, encoder, tmp_path, password: str | None = None,
-                host: str = "127.0.0.1", book=None):
+                host: str = "127.0.0.1", book=None, live=None):
     """A test client of the app --web serves, on ``library``; ``book``: the visitors list
-    (default: an empty one in ``tmp_path``)."""
+    (default: an empty one in ``tmp_path``), ``live``: the LiveView (default: a new one)."""
     from starlette.testclient import TestClient
 
     from greeter.visits import VisitorBook
@@ -15,7 +15,7 @@ def make_client(library, encoder, tmp_path, password: str | None = None,
     from greeter.web.security import Guard, is_loopback
     from greeter.web.server import Running, WebApp
     from greeter.web.store import People, Visitors
-    live = LiveView()
+    live = live or LiveView()
     running = Running(live, History(str(tmp_path / "history"), 7.0), People(library, live),
                       Visitors(book or VisitorBook(str(tmp_path / "visitors")), live,
                                library.images_dir, in_loop=False),
