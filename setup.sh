@@ -2,7 +2,8 @@
 # Sets facenet up on this machine: the system packages it needs (Debian and
 # Ubuntu: espeak-ng and aplay for speech, OpenCV's window libraries, fonts for
 # every script's names; for the
-# tests also Xvfb, sox and the Mosquitto MQTT broker), a virtual
+# tests also Xvfb, sox, the Mosquitto MQTT broker, and chromium with its driver for
+# the web page's tests), a virtual
 # environment in .venv, and the Python packages. Run it again at any time.
 #   ./setup.sh          what the program needs
 #   ./setup.sh --dev    and what the tests and benchmarks need
@@ -13,7 +14,7 @@ dev=0
 
 if command -v apt-get >/dev/null 2>&1; then
   packages="espeak-ng libespeak-ng1 espeak-ng-data alsa-utils libgl1 libglib2.0-0 fonts-dejavu-core fonts-wqy-microhei"
-  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick mosquitto"
+  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick mosquitto chromium chromium-driver"
   missing=""
   for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from greeter.capture import Source, SourceError, open_source
 from greeter.common import load_models
@@ -36,6 +37,9 @@ from greeter.settings import Settings, unknown_people
 from greeter.speak import Speaker
 from greeter.visits import VisitorBook, VisitWatcher, default_visitors_dir
 from greeter.weights import WeightsError
+
+if TYPE_CHECKING:
+    from greeter.web.page import WebPage
 
 # What stops the greeter before its first frame: each names what to do.
 START_ERRORS = (SourceError, GreetingLogError, WeightsError, DetectorError, AlreadyRunning)
@@ -166,6 +170,9 @@ def _start(settings: Settings, run: _Run, stack: contextlib.ExitStack) -> _Loop:
     run.instance = claim_instance(settings.recognition.images, settings.source.source,
                                   _source_words(settings.source.source))
     sinks = make_sinks(settings.events)
+    web = _web_page(settings)
+    if web is not None:
+        sinks.append(web.sink)  # the page's history is one more event destination
     if sinks:
         run.events = EventSender(sinks, on_warning=warn, outbox=Outbox(
             outbox_path(settings.recognition.images, settings.source.source), on_warning=warn))
@@ -180,10 +187,26 @@ def _start(settings: Settings, run: _Run, stack: contextlib.ExitStack) -> _Loop:
     encoder = load_models(settings.recognition)
     recogniser, library = _recogniser_and_library(settings, encoder, stack)
     reactions = _reactions(settings, library, source, run.events, log, run.rate)
+    if web is not None:  # it acts on the visitors list the frame loop keeps, if it keeps one
+        watcher = next((reaction.watcher for reaction in reactions
+                        if isinstance(reaction, VisitorReaction)), None)
+        web.start(library, encoder, watcher.book if watcher else None, run.events,
+                  source.description, settings.welcome.greetings.people, settings.file.path)
+        reactions.append(web)
     for reaction in reactions:
         stack.callback(reaction.close)
     welcomer = next(reaction for reaction in reactions if isinstance(reaction, Welcomer))
     return _Loop(source, recogniser, library, reactions, welcomer)
+
+
+def _web_page(settings: Settings) -> WebPage | None:
+    """The page --web asks for, not serving yet (None without --web, or after saying
+    why it cannot keep its history)."""
+    if settings.web is None:
+        return None
+    from greeter.web.page import open_web_page  # Starlette and uvicorn only when asked for
+    return open_web_page(settings.web, settings.recognition.images, settings.source.source,
+                         settings.visitors.keep_days, warn)
 
 
 def _recogniser_and_library(settings: Settings, encoder, stack: contextlib.ExitStack

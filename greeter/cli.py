@@ -24,6 +24,7 @@ from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, setup_logging
 from greeter.settings import (RecognitionSettings, Settings, SourceSettings, SpeechSettings,
                               VisitorSettings, WelcomeSettings)
 from greeter.settings_file import SettingsFile
+from greeter.web.security import WebSettings
 
 
 COMMANDS = {
@@ -185,6 +186,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="a known person unseen for MIN minutes is away (an event "
                              "'left'; seen again: 'arrived') (default: %(default)g)")
     _add_event_options(parser)
+    web = parser.add_argument_group("web page (see README: the page and its API)")
+    web.add_argument("--web", metavar="[HOST:]PORT", nargs="?", const="127.0.0.1:8750",
+                     help="serve a page to run the door from: live picture, people, visitors, "
+                          "history (HOST defaults to 127.0.0.1, PORT to 8750; e.g. --web, "
+                          "--web 8080, --web 0.0.0.0:8080)")
+    web.add_argument("--web-password", metavar="PASSWORD",
+                     help="the page's password, needed on any address but 127.0.0.1; better "
+                          "in the settings file or $FACENET_WEB_PASSWORD than typed, where "
+                          "other users of the machine see it")
 
 
 def _add_speech_options(parser: argparse.ArgumentParser) -> None:
@@ -274,9 +284,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     source = SourceSettings(source=args.source, loop=given("loop", False),
                             realtime=given("realtime", False),
                             wait=given("wait_for_source", False))
+    web = WebSettings.from_option(args.web, given("web_password")) if given("web") else None
     return Settings(recognition, welcome, speech, visitors,
                     PresenceSettings(away_after=given("away_after", 30.0) * 60), events,
-                    source, file, window=not given("headless", False),
+                    source, web, file, window=not given("headless", False),
                     progress=not args.quiet, verbose=args.verbose)
 
 

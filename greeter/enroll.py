@@ -24,7 +24,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -387,6 +387,25 @@ def visitor_photo_problem(encoder, image: np.ndarray) -> str:
     return ""
 
 
+def copy_fit_photos(encoder: FaceEncoder, crops: list[str], target: Target,
+                    on_skip: Callable[[str], None]) -> list[str]:
+    """Save into ``target`` the first VISITOR_PHOTOS of the visitor's ``crops`` (best
+    first) that are fit to greet from (:func:`visitor_photo_problem`), never
+    overwriting a file; ``on_skip`` hears of each one skipped and why. Returns the
+    paths saved; raises OSError when the folder cannot be written."""
+    saved: list[str] = []
+    for path in crops:
+        if len(saved) == VISITOR_PHOTOS:
+            break
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        problem = "cannot be read" if image is None else visitor_photo_problem(encoder, image)
+        if problem:
+            on_skip(f"skipped {path}: {problem}")
+            continue
+        saved.append(save_new_photo(target, image))
+    return saved
+
+
 def enroll_from_visitor(recognition: RecognitionSettings, name: str, visitor_id: int,
                         encoder: FaceEncoder | None = None) -> int:
     """``enroll NAME --from-visitor ID``: copy the visitor's best crops that are fit to
@@ -407,21 +426,13 @@ def enroll_from_visitor(recognition: RecognitionSettings, name: str, visitor_id:
     encoder = encoder or load_models_or_say_why(recognition)
     if encoder is None:
         return EXIT_FAILURE
-    saved = []
-    for visit in visitor.best_visits(len(visitor.visits)):
-        if len(saved) == VISITOR_PHOTOS:
-            break
-        image = cv2.imread(book.path(visit), cv2.IMREAD_COLOR)
-        problem = "cannot be read" if image is None else visitor_photo_problem(encoder, image)
-        if problem:
-            warn(f"skipped {book.path(visit)}: {problem}")
-            continue
-        try:
-            saved.append(save_new_photo(target, image))
-        except OSError as error:
-            warn(f"error: cannot save the photo in {target.folder} "
-                 f"({getattr(error, 'strerror', None) or error}); make the folder writable")
-            return EXIT_FAILURE
+    try:
+        saved = copy_fit_photos(encoder, [book.path(visit) for visit in
+                                          visitor.best_visits(len(visitor.visits))], target, warn)
+    except OSError as error:
+        warn(f"error: cannot save the photo in {target.folder} "
+             f"({getattr(error, 'strerror', None) or error}); make the folder writable")
+        return EXIT_FAILURE
     if not saved:
         warn(f"error: no photo of visitor {visitor.id} is fit to greet from (one sharp, "
              "near-frontal face); nothing was saved. Enrol them from the camera: "

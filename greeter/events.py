@@ -623,6 +623,13 @@ class EventSender:
             if isinstance(worker.sink, MqttSink):
                 worker.sink.people(names)
 
+    def states(self) -> list[dict]:
+        """Each sink's counts and whether it is away now, for a status page."""
+        return [{"destination": worker.sink.description, "sent": worker.sent,
+                 "failed": worker.failed, "dropped": worker.dropped,
+                 "waiting": len(worker._queue), "working": not worker._trouble.failing}
+                for worker in self._workers]
+
     def close(self, wait: float = 3.0) -> str:
         """Send what is queued (up to ``wait`` seconds), stop; a one-line summary."""
         parts = []

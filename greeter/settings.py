@@ -22,10 +22,11 @@ from greeter.presence import PresenceSettings
 from greeter.recognise import Tracking
 from greeter.settings_file import SettingsError, SettingsFile
 from greeter.speak import SpeechSettings
+from greeter.web.security import WebSettings
 
 __all__ = ["EventSettings", "GreetingSettings", "PresenceSettings", "RecognitionSettings",
            "Settings", "SettingsError", "SourceSettings", "SpeechSettings", "VisitorSettings",
-           "WelcomeSettings"]
+           "WebSettings", "WelcomeSettings"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Settings:
     presence: PresenceSettings = field(default_factory=PresenceSettings)
     events: EventSettings = field(default_factory=EventSettings)
     source: SourceSettings = field(default_factory=SourceSettings)
+    web: WebSettings | None = None  # no page unless --web
     file: SettingsFile = field(default_factory=lambda: SettingsFile(None))
     window: bool = True
     progress: bool = True

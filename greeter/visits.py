@@ -333,8 +333,10 @@ class VisitWatcher:
         return visit, visitor
 
     def _finish(self, track: _Track) -> None:
-        """A face has left: keep its best crop if it beats the visit's."""
-        if track.visit is None:
+        """A face has left: keep its best crop if it beats the visit's (unless the visit
+        was forgotten while the face was in view: its photo must not come back)."""
+        if track.visit is None or not any(track.visit is visit for visitor in self.book.visitors
+                                          for visit in visitor.visits):
             return
         quality, crop, encoding = track.best
         if quality > track.visit.quality:

@@ -13,6 +13,10 @@ import pytest
 HALLWAY = Path(__file__).resolve().parents[2] / "shared" / "videos" / "hallway"
 
 WIDTH, HEIGHT = 640, 360
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+OBAMA = VIDEOS / "podium" / "obama.mp4"
+BOB = VIDEOS / "talking" / "WDA_BobMenendez_000.mp4"
+DOOR_SIZE = (WIDTH, HEIGHT)
 
 
 def scene_frame(photo: Path | None, seed: int = 0) -> np.ndarray:
@@ -76,3 +80,27 @@ def mary_jane_at_the_door(faces: Path, folder: Path, empty_after: float = 1) -> 
     write_video(video, [(None, 1), (people / "kit_harington/kit_harington_3.jpg", 3),
                         (None, empty_after)])
     return images, video
+
+
+def fitted(frame: np.ndarray) -> np.ndarray:
+    """``frame`` scaled into DOOR_SIZE, on black where the shapes differ."""
+    scale = min(DOOR_SIZE[0] / frame.shape[1], DOOR_SIZE[1] / frame.shape[0])
+    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((DOOR_SIZE[1], DOOR_SIZE[0], 3), np.uint8)
+    top, left = (DOOR_SIZE[1] - small.shape[0]) // 2, (DOOR_SIZE[0] - small.shape[1]) // 2
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return canvas
+
+
+def write_door_clip(path: Path) -> None:
+    """Obama's podium recording, then Bob Menendez's, as one 25 fps MJPG clip."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, DOOR_SIZE)
+    for video in (OBAMA, BOB):
+        capture = cv2.VideoCapture(str(video))
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            writer.write(fitted(frame))
+        capture.release()
+    writer.release()

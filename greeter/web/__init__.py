@@ -1,0 +1,1 @@
+"""The web page of the greeter (--web): live picture, people, visitors, history, API."""
