@@ -27,8 +27,8 @@ from typing import Any
 
 import platformdirs
 
-from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from greeter.recognise import Tracking
+from greeter.report import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, redact_url
 from greeter.speak import SpeechError, list_voices
 from greeter.greetings import (GREETING_KEYS, LANGUAGES, PERSON_KEYS, DayHours,
                                GreetingSettings, PersonSettings, Sentences)
@@ -411,8 +411,11 @@ def settings_command(values: Mapping[str, Any], typed: set[str], settings: Setti
         from_file = spec.dest in settings.options and settings.options[spec.dest] == value
         origin = ("command line" if spec.dest in typed
                   else settings.where(spec.dest) if from_file else "default")
+        shown = _hidden(spec.key, value)
+        if shown != value:
+            origin += ", password hidden"  # a screen or a pasted report must not show it
         line = f"# {spec.key} (not set)" if value is None else \
-            f"{spec.key} = {_toml_value(value)}"
+            f"{spec.key} = {_toml_value(shown)}"
         print(f"{line:48} # {origin}")
     print("\n[greetings]" + ("" if settings.path else "  # the built-in ones"))
     for key in Sentences.KEYS:
@@ -434,6 +437,13 @@ def settings_command(values: Mapping[str, Any], typed: set[str], settings: Setti
         if not person.greet:
             print("greet = false")
     return EXIT_OK
+
+
+def _hidden(key: str, value: Any) -> Any:
+    """``value`` as it may be shown: a password as ***, a URL without its credentials."""
+    if key.endswith("password") and value:
+        return "***"
+    return redact_url(value) if isinstance(value, str) and "://" in value else value
 
 
 def _toml_value(value: Any) -> str:

@@ -200,3 +200,13 @@ def test_the_tracking_table_reaches_the_recogniser_and_its_mistakes_are_named(tm
         config.write_text(text)
         result = facenet(tmp_path, "--config", str(config), "--source", "nowhere.mp4")
         assert result.returncode == 2 and message in result.stderr, (text, result.stderr)
+
+
+def test_settings_never_prints_a_password(tmp_path):
+    config = tmp_path / "facenet.toml"
+    config.write_text('web-password = "s3cret"\nmqtt = "mqtt://door:hunter2@broker"\n')
+    result = facenet(tmp_path, "settings", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout and "hunter2" not in result.stdout
+    lines = settings_lines(result.stdout)
+    assert lines["web-password"].startswith('"***"') and "password hidden" in lines["mqtt"]
