@@ -26,6 +26,12 @@ def _run_in_project_environment(missing: str) -> None:
              ".venv/bin/python facenet.py")
 
 
+if __name__ == "__main__":
+    # First: a SIGTERM or Ctrl+C while the imports below run stops the program as
+    # cleanly as one later (not by the default action, mid-import).
+    from greeter.interrupts import hold_stop_signals
+    hold_stop_signals()
+
 try:
     from greeter.cli import main  # after LAUNCHED: start-up time includes imports
 except ModuleNotFoundError as error:

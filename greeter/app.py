@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from greeter.events import EventSender, make_sinks
 from greeter.files import make_private_folders
 from greeter.greet import GreetingLog, GreetingLogError, GreetingPolicy
 from greeter.greetings import Greeter
+from greeter.interrupts import Interrupts
 from greeter.instance import AlreadyRunning, InstanceLock, claim_instance, outbox_path
 from greeter.outbox import Outbox
 from greeter.presence import Presence
@@ -43,36 +43,6 @@ if TYPE_CHECKING:
 
 # What stops the greeter before its first frame: each names what to do.
 START_ERRORS = (SourceError, GreetingLogError, WeightsError, DetectorError, AlreadyRunning)
-
-
-class Interrupts:
-    """Ctrl+C and SIGTERM stop the program through the same clean-up (KeyboardInterrupt);
-    inside :meth:`held` they wait until the block is done, so that a greeting is never
-    logged and printed without its event, nor an event queued without its log row."""
-
-    def __init__(self) -> None:
-        self._holding = self._pending = False
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._stop)
-            # Left ignored where it is (started in the background by a shell).
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                signal.signal(signal.SIGINT, self._stop)
-
-    def _stop(self, signum, frame) -> None:
-        if self._holding:
-            self._pending = True
-            return
-        raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def held(self):
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-            if self._pending:
-                raise KeyboardInterrupt
 
 
 def open_library(images_dir: str, encoder, on_progress=None) -> PhotoLibrary:
@@ -106,6 +76,7 @@ def run_greeter(settings: Settings, launched: float | None = None) -> int:
     with contextlib.ExitStack() as stack:
         stack.callback(run.close)  # registered first: runs last, once all else is closed
         try:
+            interrupts.stop_if_asked()  # one that came while the program was importing
             try:
                 loop = _start(settings, run, stack)
             except START_ERRORS as error:

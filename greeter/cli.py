@@ -16,6 +16,7 @@ from typing import Any
 from greeter.common import load_models_or_say_why
 from greeter.detect import DEFAULT_DETECTOR, DETECTORS
 from greeter.events import EventSettings
+from greeter.interrupts import release_stop_signals
 from greeter.models import DEFAULT_NETWORK, NETWORKS
 from greeter.paths import IMAGES_DIR, WEIGHTS_DIR
 from greeter.presence import PresenceSettings
@@ -392,6 +393,11 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if args.command != "run":  # the greeter stops through its Interrupts; others as usual
+        release_stop_signals()
+    if args.command == "service":
+        from greeter.service import service_command
+        return service_command(args.action, args.greeter_argv)
     quiet_tensorflow(args.verbose)
     setup_logging(args.verbose, args.quiet)
     settings: Settings = args.typed_settings
@@ -413,9 +419,6 @@ def main(argv: list[str] | None = None, launched: float | None = None) -> int:
     if args.command == "visitors":
         from greeter.visitors import visitors_command
         return visitors_command(args.html, args.forget)
-    if args.command == "service":
-        from greeter.service import service_command
-        return service_command(args.action, args.greeter_argv)
     if args.command == "settings":
         from greeter.settings_file import init_command, option_specs, settings_command
         if args.init:

@@ -32,7 +32,7 @@ LAYERS = [
     "encode", "photo_faces", "landmarker", "embed", "models", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect",
     "faceboxes", "yunet",
     "capture", "live_sources", "file_sources", "frames",
-    "weights", "photos", "files", "paths", "report",
+    "weights", "photos", "files", "paths", "report", "interrupts",
 ]
 
 
