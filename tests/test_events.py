@@ -134,17 +134,21 @@ def test_a_webhook_down_then_answering_503_then_up_gets_every_event_once_in_orde
                          on_warning=warnings.append)
     for number in range(5):
         sender.emit(greeting(number))
-    time.sleep(1.5)  # connection refused meanwhile
+    # Connection refused meanwhile: the tries at 0 and 0.5 s. Up before the third try
+    # (1.5 s, later on a loaded machine, never sooner): up at 1.5 s raced it, and a
+    # refused third try put the success past the close's wait, at 31.5 s.
+    time.sleep(1.0)
     # Then up, but busy: the first three tries are answered 503, as a proxy in front of
     # a restarting server does.
     server = WebhookServer(port, lambda body: (503, {"Retry-After": "1"})
                            if len(server.posts) <= 3 else 204)
     try:
         sender.emit(greeting(5))
-        summary = sender.close(wait=30)
+        summary = sender.close(wait=60)  # the pauses double: 0.5, 1, 2, 4, 8 s ...
     finally:
         server.close()
-    assert [body["frame"] for body, _ in server.received] == [0, 1, 2, 3, 4, 5]
+    assert [body["frame"] for body, _ in server.received] == [0, 1, 2, 3, 4, 5], \
+        (summary, warnings, len(server.posts))
     assert [post["frame"] for post in server.posts[:4]] == [0, 0, 0, 0]
     assert "6 sent" in summary and " not:" not in summary, summary
     assert len(warnings) == 2, warnings
