@@ -85,8 +85,7 @@ def run_greeter(settings: Settings, launched: float | None = None) -> int:
                 return EXIT_FAILURE
             run.rate.start()
             for frame in loop.source:
-                faces = loop.recogniser.recognise(frame.image, loop.library.gallery,
-                                                  frame.still)
+                faces = loop.recogniser.recognise_frame(frame, loop.library.gallery)
                 with interrupts.held():
                     for reaction in loop.reactions:
                         reaction.on_frame(frame, faces)

@@ -14,10 +14,11 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from greeter import motion
 
 # FFmpeg writes its own errors to stderr ("[tcp @ 0x..] Connection refused",
 # "[h264 @ 0x..] error while decoding MB" on every lost packet of a stream);
@@ -26,20 +27,118 @@ import numpy as np
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
-@dataclass(frozen=True)
 class Frame:
-    """One image from a Source."""
+    """One image from a Source.
 
-    image: np.ndarray  # BGR uint8, height x width x 3
-    # 0-based: a video's frame number (still counting up on later passes of
-    # loop=True); for a live source the number of frames read since it was
-    # opened, including those dropped because the caller was busy; for
-    # stills the number of photos delivered before this one.
-    index: int
-    # Seconds: a video's own time (index / fps); for live sources and stills
-    # time.monotonic() minus the moment the source was opened.
-    time: float
-    still: bool  # True for a photo: a still counts as confirmed on its own
+    A frame of an MJPEG stream comes as its JPEG (greeter.live_sources reads
+    those streams undecoded) and is decoded when its image is first asked
+    for: an empty hall needs only the motion check's small grey copy, which
+    libjpeg decodes at reduced size (a quarter of the width of a 720p or
+    1080p frame) for about half the cost of the whole.
+    """
+
+    def __init__(self, image: np.ndarray, index: int, time: float, still: bool) -> None:
+        """``image``: BGR uint8, height x width x 3 (a JPEG's frame: from_jpeg)."""
+        # 0-based: a video's frame number (still counting up on later passes of
+        # loop=True); for a live source the number of frames read since it was
+        # opened, including those dropped because the caller was busy; for
+        # stills the number of photos delivered before this one.
+        self.index = index
+        # Seconds: a video's own time (index / fps); for live sources and stills
+        # time.monotonic() minus the moment the source was opened.
+        self.time = time
+        self.still = still  # True for a photo: a still counts as confirmed on its own
+        self._image: np.ndarray | None = image
+        self._jpeg: np.ndarray | None = None
+        self._reduced: tuple[np.ndarray, int] | None = None  # see reduced_grey
+        self._motion_copy: np.ndarray | None = None
+        self._image_asked = False
+
+    @property
+    def image(self) -> np.ndarray:
+        """The frame, BGR uint8, height x width x 3 (decoded now if it came as a JPEG)."""
+        self._image_asked = True
+        if self._image is None:
+            image = cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
+            if image is None:
+                # Its reduced copy decoded (from_jpeg made sure), so this is all
+                # but impossible; a blurred frame then, not a crashed loop.
+                grey, factor = self._reduced
+                image = cv2.cvtColor(cv2.resize(grey, None, fx=factor, fy=factor), cv2.COLOR_GRAY2BGR)
+            self._image = image
+        return self._image
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the image is there already (asked for, decoded ahead, or never a JPEG)."""
+        return self._image is not None
+
+    @property
+    def image_asked(self) -> bool:
+        """Whether anyone asked for the image (not only for the motion copy)."""
+        return self._image_asked
+
+    def motion_copy(self) -> np.ndarray:
+        """The small grey copy that greeter.motion compares, made from the JPEG
+        decoded at reduced size while the image itself is not needed."""
+        if self._motion_copy is None:
+            self._motion_copy = motion.motion_copy(
+                self._reduced[0] if self._image is None else self._image)
+        return self._motion_copy
+
+    @classmethod
+    def from_jpeg(cls, jpeg: np.ndarray, index: int, time: float,
+                  decode_now: bool) -> Frame | None:
+        """A live frame of ``jpeg`` (its bytes, uint8): decoded now, or else only at
+        reduced size for the motion check and in full when its image is asked
+        for. None when the JPEG cannot be decoded."""
+        frame = cls(None, index, time, still=False)
+        frame._jpeg = jpeg
+        if decode_now:
+            frame._image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+            return frame if frame._image is not None else None
+        frame._reduced = reduced_grey(jpeg, motion.MOTION_WIDTH)
+        return frame if frame._reduced is not None else None
+
+
+def reduced_grey(jpeg: np.ndarray, min_width: int) -> tuple[np.ndarray, int] | None:
+    """``jpeg`` decoded in grey at 1/2, 1/4 or 1/8 of its size, the smallest that is
+    still ``min_width`` wide, and that factor; None when it cannot be decoded."""
+    size = jpeg_size(jpeg)
+    if size is None:
+        return None
+    factor = next((f for f in (8, 4, 2) if size[1] // f >= min_width), 1)
+    grey = cv2.imdecode(jpeg, {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+                               2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}[factor])
+    return None if grey is None else (grey, factor)
+
+
+# The JPEG markers that start a frame header (SOF0-SOF15 but DHT, JPG and DAC),
+# which holds the image's size.
+_FRAME_HEADERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def jpeg_size(jpeg: np.ndarray) -> tuple[int, int] | None:
+    """(height, width) from a JPEG's frame header, or None if it has none before
+    its image data: what the reduced decode needs to know, read in microseconds."""
+    data = jpeg.tobytes() if isinstance(jpeg, np.ndarray) else bytes(jpeg)
+    if data[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 9 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _FRAME_HEADERS:
+            height, width = int.from_bytes(data[at + 5:at + 7], "big"), int.from_bytes(data[at + 7:at + 9], "big")
+            return (height, width) if height and width else None
+        if marker == 0xDA:  # the image data starts: no header came
+            return None
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return None
 
 
 class SourceError(RuntimeError):
@@ -94,6 +193,7 @@ class NewestFrame:
         self._messages: list[str] = []
         self._closed = False  # no frame will come any more
         self._taken = -1  # index of the last frame taken
+        self._last_taken: Frame | None = None
         self._put = 0 if first is None else 1
         self._taken_count = 0
 
@@ -131,7 +231,7 @@ class NewestFrame:
                         # Frames that came while the program started up were not
                         # dropped for want of speed: count from the first one taken.
                         self._put = 1
-                    self._taken = frame.index
+                    self._taken, self._last_taken = frame.index, frame
                     self._taken_count += 1
             # Outside the lock, so that a slow or non-thread-safe callback
             # never holds up the reader.
@@ -141,6 +241,12 @@ class NewestFrame:
                 raise StopIteration
             if frame is not None:
                 return frame
+
+    @property
+    def last_taken(self) -> Frame | None:
+        """The frame the caller took last (None before the first)."""
+        with self._changed:
+            return self._last_taken
 
     @property
     def dropped(self) -> int:

@@ -31,6 +31,10 @@ MAX_RECONNECT_DELAY_S = 10.0
 # close() waits this long for the capture thread; a thread stuck in a read
 # (a stalled stream, up to STREAM_TIMEOUT_MS) finishes and releases on its own.
 CLOSE_WAIT_S = 0.9
+# FFmpeg's codec tag of MJPEG, and the capture format that makes FFmpeg hand
+# over each packet (for MJPEG: one whole JPEG) undecoded.
+MJPEG_FOURCC = cv2.VideoWriter_fourcc(*"MJPG")
+RAW_PACKETS = -1
 
 
 class _Live(Source):
@@ -39,14 +43,14 @@ class _Live(Source):
     live = True
 
     def __init__(self, description: str, reopen: Callable[[], cv2.VideoCapture | None],
-                 capture: cv2.VideoCapture, first: np.ndarray, start: float,
+                 capture: cv2.VideoCapture, first: Frame, start: float,
                  on_message: Callable[[str], None]) -> None:
         self.description = description
         self.fps = reported_fps(capture)
         self._reopen = reopen
         self._on_message = on_message
         self._start = start
-        self._frames = NewestFrame(Frame(first, 0, time.monotonic() - start, still=False))
+        self._frames = NewestFrame(first)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, args=(capture,),
                                         name=f"capture {description}", daemon=True)
@@ -77,12 +81,14 @@ class _Live(Source):
         try:
             while not self._stop.is_set():
                 if capture is not None:
-                    image = read_frame(capture)
-                    if image is not None:
-                        self._frames.put(Frame(image, count, time.monotonic() - self._start,
-                                               still=False),
-                                         f"{self.description} is back" if in_outage else None)
-                        count += 1
+                    data = read_frame(capture)
+                    if data is not None:
+                        frame = _frame(capture, data, count, time.monotonic() - self._start,
+                                       self._caller_uses_images())
+                        if frame is not None:  # else a JPEG that cannot be decoded: skipped
+                            self._frames.put(frame, f"{self.description} is back" if in_outage
+                                             else None)
+                            count += 1
                         in_outage = False
                         delay = FIRST_RECONNECT_DELAY_S
                         continue
@@ -102,6 +108,36 @@ class _Live(Source):
                 capture.release()
 
 
+    def _caller_uses_images(self) -> bool:
+        """Whether the caller asked for the image of the last frame it took: then the
+        next JPEG is decoded here, beside the caller's work, not by the caller.
+        An empty hall's frames are never decoded in full (Frame.from_jpeg)."""
+        last = self._frames.last_taken
+        return last is None or last.image_asked
+
+
+def _frame(capture: cv2.VideoCapture, data: np.ndarray, index: int, at: float,
+           decode_now: bool) -> Frame | None:
+    """The Frame of what ``capture`` read: an image, or the JPEG of an MJPEG stream
+    read undecoded (see _stream_capture); None for a JPEG that cannot be decoded."""
+    if capture.get(cv2.CAP_PROP_FORMAT) != RAW_PACKETS:
+        return Frame(data, index, at, still=False)
+    return Frame.from_jpeg(data.reshape(-1), index, at, decode_now)
+
+
+def _first_frame(capture: cv2.VideoCapture | None,
+                 start: float) -> tuple[cv2.VideoCapture | None, Frame | None]:
+    """``capture`` and its first Frame, or (None, None) released when it gives none."""
+    capture, data = first_frame_or_release(capture)
+    if capture is None:
+        return None, None
+    frame = _frame(capture, data, 0, time.monotonic() - start, decode_now=True)
+    if frame is None:
+        capture.release()
+        return None, None
+    return capture, frame
+
+
 def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapture | None],
                       advice: str, on_message: Callable[[str], None], wait: bool) -> _Live:
     """A live source reading ``make_capture()``'s capture, which it makes again to
@@ -112,16 +148,16 @@ def _open_live_source(description: str, make_capture: Callable[[], cv2.VideoCapt
         return capture
 
     start = time.monotonic()
-    capture, first = first_frame_or_release(make_capture())
+    capture, first = _first_frame(make_capture(), start)
     delay = FIRST_RECONNECT_DELAY_S
     if capture is None and wait:
         on_message(f"{description} cannot be opened yet ({advice}); waiting for it...")
         while capture is None:
             time.sleep(delay)  # Ctrl+C or SIGTERM ends it
             delay = min(delay * 2, MAX_RECONNECT_DELAY_S)
-            capture, first = first_frame_or_release(make_capture())
+            start = time.monotonic()
+            capture, first = _first_frame(make_capture(), start)
         on_message(f"{description} is there")
-        start = time.monotonic()
     if capture is None:
         raise SourceError(f"{description} cannot be opened: {advice}")
     return _Live(description, reopen, capture, first, start, on_message)
@@ -171,7 +207,12 @@ def open_stream(url: str, on_message: Callable[[str], None], wait: bool = False)
 
 
 def _stream_capture(url: str) -> cv2.VideoCapture:
+    """A capture of ``url``; an MJPEG stream's is set to give each JPEG undecoded,
+    for Frame.from_jpeg (most IP cameras and ESP32-CAMs send MJPEG over HTTP)."""
     timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
     with opencv_quiet():
-        return cv2.VideoCapture(url, file_backend(), timeouts)
+        capture = cv2.VideoCapture(url, file_backend(), timeouts)
+    if capture.isOpened() and int(capture.get(cv2.CAP_PROP_FOURCC)) == MJPEG_FOURCC:
+        capture.set(cv2.CAP_PROP_FORMAT, RAW_PACKETS)
+    return capture

@@ -8,7 +8,8 @@ that follows the scene slowly. What is not motion:
 - camera noise: shrinking and blurring average it away (white noise of 4
   grey levels leaves differences of at most 3), far under PIXEL_CHANGE;
 - auto-exposure and light that changes over the whole picture: the frame is
-  brought to the background's mean brightness before the comparison;
+  brought to the background's mean brightness before the comparison, leaving
+  out what either exposure saturates (a bright window);
 - light that changes slowly in one place (the sun on a wall): the background
   takes up BACKGROUND_RATE of each frame, faster than such light changes.
 
@@ -34,41 +35,55 @@ MOVED_SHARE = 0.001
 # How much of each frame the background takes up: a change that stays (a
 # door left open, a chair moved) is background within a second or so at 30 fps.
 BACKGROUND_RATE = 0.05
-# Grey levels at which a pixel is taken for saturated.
-SATURATED = 250
+# Grey levels from which a pixel of the blurred copy is taken for saturated:
+# well under 255, because the blur spreads a clipped pixel into its
+# neighbours (at 250, a 16% exposure step in a room with a bright window
+# still moved; from 240 down it did not, and walkers were still seen).
+SATURATED = 230
 
 
 class MotionGate:
     """Says, frame by frame, whether anything moved since the frames before."""
 
     def __init__(self) -> None:
-        self._background: np.ndarray | None = None  # float32, the grey copy's size
+        self._background: np.ndarray | None = None  # float32, the motion copy's size
 
-    def moved(self, image: np.ndarray) -> bool:
-        """Whether anything moved in this BGR frame (True for the first frame, and
-        when the frame's size changes: there is nothing to compare with)."""
-        grey = self._grey_copy(image)
+    def moved(self, copy: np.ndarray) -> bool:
+        """Whether anything moved in the frame of this :func:`motion_copy` (True for
+        the first frame, and when the frame's size changes: there is nothing to
+        compare with)."""
         background = self._background
-        if background is None or background.shape != grey.shape:
-            self._background = grey
+        if background is None or background.shape != copy.shape:
+            self._background = copy.copy()
             return True
         # Brought to the background's brightness: auto-exposure scales the
         # whole picture, which is no motion.
         # Saturated pixels (a window, a lamp) stay white whatever the gain.
-        unsaturated = (grey < SATURATED) & (background < SATURATED)
-        level = (float(background[unsaturated].mean()) / max(float(grey[unsaturated].mean()), 1.0)
+        unsaturated = (copy < SATURATED) & (background < SATURATED)
+        level = (float(background[unsaturated].mean()) / max(float(copy[unsaturated].mean()), 1.0)
                  if unsaturated.any() else 1.0)
-        changed = np.abs(grey * level - background) > PIXEL_CHANGE
-        cv2.accumulateWeighted(grey, background, BACKGROUND_RATE)
+        # A pixel that would be saturated in the brighter of the two exposures
+        # tells nothing: a brighter exposure clips a bright wall to white, which
+        # brought back to the background's brightness looks like a change.
+        brightest = np.maximum(copy * max(level, 1.0), background * max(1.0 / level, 1.0))
+        changed = (np.abs(copy * level - background) > PIXEL_CHANGE) & (brightest < SATURATED)
+        cv2.accumulateWeighted(copy, background, BACKGROUND_RATE)
         return float(changed.mean()) > MOVED_SHARE
 
-    @staticmethod
-    def _grey_copy(image: np.ndarray) -> np.ndarray:
-        """``image`` MOTION_WIDTH wide, grey and blurred, as float32."""
-        height, width = image.shape[:2]
-        size = (MOTION_WIDTH, max(int(round(height * MOTION_WIDTH / width)), 1))
-        # Linear, not area: 0.1 ms instead of 4 for a 1080p frame; the blur
-        # then averages the noise that area shrinking would have.
-        small = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        return cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+
+def motion_copy(image: np.ndarray) -> np.ndarray:
+    """``image`` (BGR, or grey) MOTION_WIDTH wide, grey and blurred, as float32:
+    what MotionGate compares.
+
+    A grey copy that libjpeg decoded at reduced size (greeter.frames) gives
+    the same copy as the whole frame, within 6 grey levels (measured on the
+    hallway clips), far under PIXEL_CHANGE: a stream whose frames are
+    decoded in full some of the time only is not seen to move for that.
+    """
+    height, width = image.shape[:2]
+    size = (MOTION_WIDTH, max(int(round(height * MOTION_WIDTH / width)), 1))
+    # Linear, not area: 0.1 ms instead of 4 for a 1080p frame; the blur
+    # then averages the noise that area shrinking would have.
+    small = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)

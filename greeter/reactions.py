@@ -178,7 +178,7 @@ class VisitorReaction:
         self.speaker, self.events = speaker, events
 
     def on_frame(self, frame: Frame, faces: list[Face]) -> None:
-        for visit in self.watcher.update(faces, frame.image, frame.time, frame.still):
+        for visit in self.watcher.update(faces, frame):
             print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} visitor {visit.visitor} "
                   f"at the door (visit {visit.visits}): {visit.crop}", flush=True)
             welcome = self.greeter.unknown()

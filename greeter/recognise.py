@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from greeter.detect import MIN_FACE_PX, Box, FaceDetector
+from greeter.frames import Frame
 from greeter.match import UNKNOWN, Gallery, Match, match_looks
 from greeter.motion import MotionGate
 
@@ -205,19 +206,25 @@ class FaceRecogniser:
         ``still``: the frame is a photo of its own (a slideshow), not the next
         moment of the same scene: no face is followed from the last frame.
         """
-        if still:
+        return self.recognise_frame(Frame(image, 0, 0.0, still), gallery)
+
+    def recognise_frame(self, frame: Frame, gallery: Gallery) -> list[Face]:
+        """As :meth:`recognise`, for a Source's frame: one that came as a JPEG is
+        decoded only when a face is looked for in it, so an empty hall is never
+        decoded in full (apart from the search now and then)."""
+        if frame.still:
             self._tracks, self._frames_to_scan = [], 0
         started = time.perf_counter()
-        boxes, scanned = self._find_faces(image, still or self._motion.moved(image))
+        boxes, scanned = self._find_faces(frame, frame.still or self._motion.moved(frame.motion_copy()))
         detected = time.perf_counter()
         seen = self._follow(boxes)
         due = [track for track in seen if track.needs_encoding(self.first_looks, self.tracking)]
-        if not still:  # a photo's faces are encoded now: the next frame is another photo
+        if not frame.still:  # a photo's faces are encoded now: the next frame is another photo
             due = self._encoding_turns(due, scanned)
         second = np.array([track.needs_second(self.threshold, self.tracking) for track in due],
                           bool)
         encodings, is_face = self.encoder.checked_face_encodings(
-            image, [track.box for track in due], second)
+            frame.image, [track.box for track in due], second) if due else ([], [])
         encoded = time.perf_counter()
         first = slice(*self.encoder.parts[0])
         for track, encoding, face, with_second in zip(due, encodings, is_face, second):
@@ -262,10 +269,10 @@ class FaceRecogniser:
         self._encode_credit -= len(turns)
         return turns
 
-    def _find_faces(self, image: np.ndarray, moved: bool) -> tuple[list[Box], bool]:
+    def _find_faces(self, frame: Frame, moved: bool) -> tuple[list[Box], bool]:
         """This frame's face boxes, and whether they come from a whole-frame search
         (when one is due and something ``moved`` since the last), else from
-        around the faces being followed."""
+        around the faces being followed (none: the image is not even decoded)."""
         detector = self.detector
         self._moved_since_scan |= moved
         self._frames_to_scan -= 1
@@ -273,11 +280,13 @@ class FaceRecogniser:
         # doorway then costs no more than a quiet one.
         if self._frames_to_scan <= 0 and (self._moved_since_scan
                                          or self._frames_to_scan <= -self.tracking.quiet_frames_per_scan):
-            self._frames_to_scan = detector.frames_per_scan(image.shape, self.min_face)
+            self._frames_to_scan = detector.frames_per_scan(frame.image.shape, self.min_face)
             self._moved_since_scan = False
-            return detector.face_locations(image, self.min_face), True
+            return detector.face_locations(frame.image, self.min_face), True
+        if not self._tracks:
+            return [], False
         boxes: list[Box] = []
-        for box in detector.faces_near(image, [track.box for track in self._tracks]):
+        for box in detector.faces_near(frame.image, [track.box for track in self._tracks]):
             # Two followed faces may lead to the same face: it counts once.
             if box is not None and all(box_overlap(box, other) < self.tracking.same_face_iou
                                        for other in boxes):

@@ -34,6 +34,7 @@ import numpy as np
 
 from greeter.crops import crop_around, crop_quality
 from greeter.files import make_private_folders, write_atomically
+from greeter.frames import Frame
 from greeter.match import face_distance
 from greeter.paths import data_dir
 from greeter.report import Trouble, warn
@@ -266,9 +267,8 @@ class VisitWatcher:
         self._saved_at = self._purged_at = clock()
         self._saving(book.purge, keep_days, self._purged_at)
 
-    def update(self, faces, image: np.ndarray, at: float, still: bool = False) -> list[NewVisit]:
-        """Follow the faces (recognise.Face values) of the frame ``image`` at source time
-        ``at`` (seconds); the visits that begin now."""
+    def update(self, faces, frame: Frame) -> list[NewVisit]:
+        """Follow the faces (recognise.Face values) of ``frame``; the visits that begin now."""
         now = self.clock()
         if now - self._purged_at >= PURGE_EVERY:
             self._purged_at = now
@@ -281,11 +281,11 @@ class VisitWatcher:
             seen.add(face.track)
             track = self._tracks.setdefault(face.track, _Track())
             track.frames += 1
-            quality = crop_quality(image, face.box)
+            quality = crop_quality(frame.image, face.box)
             if track.best is None or quality > track.best[0]:
-                track.best = (quality, crop_around(image, face.box), face.encoding)
-            if track.visit is None and (still or track.frames >= self.confirm):
-                found = self._saving(self._visit_for, track, at, now)
+                track.best = (quality, crop_around(frame.image, face.box), face.encoding)
+            if track.visit is None and (frame.still or track.frames >= self.confirm):
+                found = self._saving(self._visit_for, track, frame.time, now)
                 if found is not None:
                     track.visit, visitor = found
                     if visitor is not None:
@@ -293,7 +293,7 @@ class VisitWatcher:
                                                 self.book.path(track.visit),
                                                 face.match.distance))
             if track.visit is not None:
-                track.visit.end, track.visit.seen_at = now, at
+                track.visit.end, track.visit.seen_at = now, frame.time
                 self._changed = True
         for number in [number for number in self._tracks if number not in seen]:
             self._saving(self._finish, self._tracks.pop(number))

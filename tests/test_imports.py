@@ -28,10 +28,10 @@ LAYERS = [
     # the stages, each building only on those below it
     "progress", "draw", "fonts", "speak", "speech_worker", "greetings", "greet", "events", "outbox",
     "presence", "visits", "crops",
-    "database", "recognise", "match", "motion",
+    "database", "recognise", "match",
     "encode", "photo_faces", "landmarker", "embed", "models", "openface", "resnet", "shape5", "sface", "align", "landmarks", "detect",
     "faceboxes", "yunet",
-    "capture", "live_sources", "file_sources", "frames",
+    "capture", "live_sources", "file_sources", "frames", "motion",
     "weights", "photos", "files", "paths", "report", "interrupts",
 ]
 

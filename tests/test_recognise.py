@@ -31,19 +31,22 @@ def test_a_followed_face_is_encoded_on_its_first_frames_then_now_and_then(
     frame = read_photo(str(faces / "people/kit_harington/kit_harington_3.jpg"))
     recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
 
-    encoded = []
+    encoded = []  # faces encoded, frame by frame
     original = encoder.checked_face_encodings
 
     def counting(image, boxes, second=True):
-        encoded.append(len(boxes))
+        encoded[-1] += len(boxes)
         return original(image, boxes, second)
+
+    def recognise(image):
+        encoded.append(0)
+        return recogniser.recognise(image, library.gallery)
 
     encoder.checked_face_encodings = counting
     try:
-        frames = [recogniser.recognise(frame, library.gallery)
-                  for _ in range(TRACKING.reencode_frames + 4)]
+        frames = [recognise(frame) for _ in range(TRACKING.reencode_frames + 4)]
         # Shifted well beyond the face's size: another face, followed afresh.
-        moved = recogniser.recognise(np.roll(frame, frame.shape[1] // 3, axis=1), library.gallery)
+        moved = recognise(np.roll(frame, frame.shape[1] // 3, axis=1))
     finally:
         del encoder.checked_face_encodings
     assert [[face.match.name for face in faces] for faces in frames] == [["Kit"]] * len(frames)
@@ -63,15 +66,19 @@ def test_a_track_is_named_from_all_its_looks_and_renamed_with_new_people(
     library.refresh()
     frame = read_photo(str(faces / "people/obama/obama_4.jpg"))
     recogniser = FaceRecogniser(encoder.detector, encoder, encoder.threshold, first_looks=3)
-    # (FaceBoxes' first box of a new face may fail the landmark check: then the face
-    # is there from the second frame on.)
-    looks = [faces[0] for faces in (recogniser.recognise(frame, library.gallery)
-                                    for _ in range(4)) if faces][-3:]
+    # (A detector's first box of a new face may fail the landmark check: then the
+    # face is there from the second frame on.)
+    seen = [faces[0] for faces in (recogniser.recognise(frame, library.gallery)
+                                   for _ in range(4)) if faces]
+    looks = seen[-3:]
     assert [face.match.name for face in looks] == ["unknown"] * 3
-    # The encoding is the track's latest look, both networks' parts.
-    single = encoder.checked_face_encodings(frame, [looks[0].box])[0][0]
+    # The encoding is the track's latest look, both networks' parts, each that
+    # network's encoding of the face at the box of a frame it was run on.
     assert np.isfinite(looks[-1].encoding).all()
-    assert np.linalg.norm(looks[-1].encoding - single) < 0.05
+    at_boxes = [encoder.checked_face_encodings(frame, [face.box])[0][0] for face in seen]
+    for start, end in encoder.parts:
+        assert min(np.linalg.norm(looks[-1].encoding[start:end] - encoding[start:end])
+                   for encoding in at_boxes) < 0.01
     # A photo of him added: the same track is named at once, without being encoded again.
     (images / "barack.jpg").write_bytes((faces / "people/obama/obama_1.jpg").read_bytes())
     library.refresh()

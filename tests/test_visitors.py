@@ -13,6 +13,7 @@ import pytest
 
 from greeter.crops import crop_quality
 from greeter.enroll import enroll_from_visitor
+from greeter.frames import Frame
 from greeter.match import UNKNOWN, Match
 from greeter.recognise import Face
 from greeter.settings import RecognitionSettings
@@ -51,8 +52,9 @@ def show(encoder):
 
     def show(watcher: VisitWatcher, image: np.ndarray, clock: Clock, at: float):
         clock.now = at
-        started = watcher.update([face_of(encoder, image, next(tracks))], image, at, still=True)
-        watcher.update([], image, at, still=True)  # the face has left
+        frame = Frame(image, 0, at, still=True)
+        started = watcher.update([face_of(encoder, image, next(tracks))], frame)
+        watcher.update([], frame)  # the face has left
         return started
     return show
 
@@ -111,7 +113,7 @@ def test_purge_deletes_old_visits_their_photos_and_empty_visitors(tmp_path, face
     assert not (folder / "1").exists()
     # And once a day while it runs.
     clock.now = start + 13 * day
-    watcher.update([], np.zeros((10, 10, 3), np.uint8), clock.now)
+    watcher.update([], Frame(np.zeros((10, 10, 3), np.uint8), 0, clock.now, still=False))
     assert VisitorBook(str(folder)).visitors == []
     assert not (folder / "2").exists()
 

@@ -112,6 +112,7 @@ def test_name_merge_and_forget_visitors(library, encoder, tmp_path, faces):
 
 def test_a_visitor_forgotten_while_in_view_leaves_no_photo_behind(library, encoder, tmp_path,
                                                                    faces):
+    from greeter.frames import Frame
     from greeter.match import UNKNOWN, Match
     from greeter.recognise import Face
     from greeter.visits import VisitorBook, VisitWatcher
@@ -122,11 +123,12 @@ def test_a_visitor_forgotten_while_in_view_leaves_no_photo_behind(library, encod
     face = Face(tuple(int(v) for v in box), Match(UNKNOWN, float("inf")),
                 encoder.encode_photo_image(image, "obama").encoding, 0)
     blurred = cv2.GaussianBlur(image, (0, 0), 4)
-    assert len(watcher.update([face], blurred, 0.0)) == 1  # at the door, still in view
-    watcher.update([face], image, 0.5)  # a better crop, kept when they leave
+    # At the door, still in view:
+    assert len(watcher.update([face], Frame(blurred, 0, 0.0, still=False))) == 1
+    watcher.update([face], Frame(image, 1, 0.5, still=False))  # a better crop, kept when they leave
     client = make_client(library, encoder, tmp_path, book=book)
     assert post(client, "/api/visitors/1/forget")["deleted"] == 1
-    watcher.update([], image, 1.0)  # they leave
+    watcher.update([], Frame(image, 2, 1.0, still=False))  # they leave
     watcher.close()
     assert book.visitors == [] and os.listdir(book.folder) == ["visitors.json"]
 
