@@ -1,6 +1,6 @@
 """Who the greeter welcomes in real footage, by model: right people, strangers, when.
 
-    .venv/bin/python bench/doors.py [--models dlib+sface,dlib]
+    .venv/bin/python bench/doors.py [--models dlib+sface,dlib] [--detectors yunet,faceboxes]
 
 Every clip in ../shared/videos is watched by the greeter's own loop
 (FaceRecogniser, GreetingPolicy with --confirm 3, nobody greeted twice),
@@ -12,7 +12,8 @@ knowing, as a user would have enrolled them:
 
 The people each clip is known to show (../shared/videos/README.md) are the
 only right greetings; any other greeting is a stranger welcomed. For each
-model it prints each clip's greetings and the frame of each, the CPU time
+model and frame detector (the photos are found with FaceBoxes whatever the
+detector) it prints each clip's greetings and the frame of each, the CPU time
 (process_time) per frame, and how many faces the second network encoded.
 Beside it, for dlib alone, the nearest any stranger's track came to a photo
 when named from the mean of its looks (the rule before issue 20) and from
@@ -38,6 +39,8 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from greeter.detect import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
+
 SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "videos"
 
@@ -97,13 +100,13 @@ def stranger_margins(recogniser, gallery, known: set[str], first: slice,
         margins["median"] = min(margins["median"], median)
 
 
-def watch(model: str, clips: list[Path]) -> None:
+def watch(model: str, detector: str, clips: list[Path]) -> None:
     from greeter.database import PhotoLibrary
     from greeter.encode import FaceEncoder
     from greeter.greet import GreetingPolicy
     from greeter.recognise import FaceRecogniser
 
-    encoder = FaceEncoder(model)
+    encoder = FaceEncoder(model, detector=detector)
     encoder.warm_up()
     second_calls = [0]
     if encoder.sface is not None:
@@ -119,7 +122,7 @@ def watch(model: str, clips: list[Path]) -> None:
         enrol(encoder, images)
         library = PhotoLibrary(str(images), encoder, str(Path(folder) / "cache"), lambda t: None)
         library.refresh()
-    print(f"\n## --model {model}: threshold {encoder.threshold}, "
+    print(f"\n## --model {model} --detector {detector}: threshold {encoder.threshold}, "
           f"{len(library.gallery.names)} photos of {len(library.gallery.people)} people\n")
     print("| clip | frames | greeted (frame) | strangers greeted | CPU ms a frame | "
           "second network, faces |")
@@ -173,13 +176,16 @@ def watch(model: str, clips: list[Path]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="dlib+sface,dlib")
+    parser.add_argument("--detectors", default=DEFAULT_DETECTOR,
+                        help=f"comma list of: {', '.join(DETECTORS)} (default: %(default)s)")
     args = parser.parse_args()
     if not VIDEOS.is_dir():
         print(f"error: no videos at {VIDEOS}", file=sys.stderr)
         return 2
     clips = sorted(path for path in VIDEOS.rglob("*") if path.suffix in (".mp4", ".gif"))
-    for model in args.models.split(","):
-        watch(model, clips)
+    for detector in args.detectors.split(","):
+        for model in args.models.split(","):
+            watch(model, detector, clips)
     return 0
 
 

@@ -59,11 +59,11 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="folder of the OpenFace CSV weights for --model openface "
                              "(default: %(default)s)")
     common.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
-                        help="face detector: faceboxes finds small and turned faces in real "
-                             "time; yunet does too at under half the cost, with photos less "
-                             "well aligned (not yet the default); "
-                             "haar is the classic demo's cascade, for large frontal "
-                             "faces (default: %(default)s)")
+                        help="face detector of the frames: yunet finds small and turned faces "
+                             "in real time at the least CPU; faceboxes finds as many at more "
+                             "than twice the cost; haar is the classic demo's cascade, for "
+                             "large frontal faces. The photos of --images are always found "
+                             "with faceboxes (default: %(default)s)")
     common.add_argument("--threshold", type=float, default=None, metavar="D",
                         help="largest L2 distance that counts as the same person "
                              "(default: the model's, 1.0 for dlib+sface, 0.6 for dlib, "

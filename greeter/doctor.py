@@ -248,7 +248,7 @@ def _audio_length(path: str) -> str:
 
 def check_weights(report: Report, recognition: RecognitionSettings):
     """Load the face detector and the networks; the FaceEncoder, or None after a FAIL."""
-    from greeter.detect import DetectorError
+    from greeter.detect import PHOTO_DETECTOR, DetectorError
     from greeter.weights import WeightsError
     started = time.monotonic()
     try:
@@ -260,7 +260,8 @@ def check_weights(report: Report, recognition: RecognitionSettings):
             report.detail(line.strip())
         return None
     where = recognition.weights if recognition.model == "openface" else WEIGHTS_DIR
-    report.add(OK, f"weights: face detector ({recognition.detector}), landmarks and the "
+    report.add(OK, f"weights: face detectors ({recognition.detector} for frames, "
+                   f"{PHOTO_DETECTOR} for photos), landmarks and the "
                    f"{recognition.model} "
                    f"network loaded in {time.monotonic() - started:.1f} s (from {where}); threshold "
                    f"{recognition.threshold:g}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeter.detect import DEFAULT_DETECTOR, Box, FaceDetector, load_face_detector
+from greeter.detect import DEFAULT_DETECTOR, PHOTO_DETECTOR, Box, FaceDetector, load_face_detector
 from greeter.embed import Embedder
 from greeter.landmarker import MAX_LANDMARK_DRIFT, Landmarker
 from greeter.models import DEFAULT_NETWORK
@@ -50,13 +50,18 @@ class FaceEncoder:
         self.detector: FaceDetector = load_face_detector(detector)
         self.landmarker = Landmarker(self.detector, lock)
         self.embedder = Embedder(network, weights_dir, lock)
-        self.photo_faces = PhotoFaceFinder(self.detector, self.landmarker,
+        # The photos of images/ are found with PHOTO_DETECTOR whatever finds the
+        # faces of frames: they are encoded once, so its cost does not matter.
+        self.photo_detector: FaceDetector = (self.detector if detector == PHOTO_DETECTOR
+                                             else load_face_detector(PHOTO_DETECTOR))
+        self.photo_faces = PhotoFaceFinder(self.photo_detector,
+                                           self.landmarker.framing(self.photo_detector),
                                            self.embedder.shape_predictor)
         self.network, self.parts, self.width = network, self.embedder.parts, self.embedder.width
         self.threshold = self.embedder.threshold  # the network's own; see RecognitionSettings
         self.first_part_share = self.embedder.first_part_share
         self.sface = self.embedder.sface
-        self.cache_key = self.embedder.cache_key.format(detector=detector)
+        self.cache_key = self.embedder.cache_key.format(detector=PHOTO_DETECTOR)
 
     def warm_up(self) -> None:
         """Run every network once, so that the first face seen is not kept waiting

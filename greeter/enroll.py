@@ -314,12 +314,12 @@ def _check_crop(encoder: FaceEncoder, threshold: float, image: np.ndarray, box: 
     """"" when ``crop`` would serve as the photo of the face at ``box`` in ``image``,
     else the problem: the detector must find exactly one face in the crop, and
     its encoding be within MAX_SELF_DISTANCE_SHARE of the threshold of the live face's."""
-    found = encoder.detector.face_locations(crop, photo_min_face(crop))
-    if len(found) != 1:
+    found = encoder.photo_detector.face_locations(crop, photo_min_face(crop))
+    saved = encoder.encode_photo_image(crop, "crop").encoding if len(found) == 1 else None
+    if saved is None:
         return ("photo check failed: the detector does not find the face in the crop; "
                 "face the camera")
     live = encoder.face_encodings(image, [box])[0]
-    saved = encoder.face_encodings(crop, found)[0]
     distance = float(face_distance(live[None], saved)[0])
     if distance > MAX_SELF_DISTANCE_SHARE * threshold:
         return (f"photo check failed: the photo's face is {distance:.2f} from the live one; "
@@ -372,7 +372,7 @@ def visitor_photo_problem(encoder, image: np.ndarray) -> str:
     """Why the visitor's photo ``image`` is not fit to greet someone from (as a photo
     enroll takes from the camera: one face, large and sharp enough; and turned
     at most MAX_HEAD_TURN), or "" when it is."""
-    boxes = encoder.detector.face_locations(image, photo_min_face(image))
+    boxes = encoder.photo_detector.face_locations(image, photo_min_face(image))
     if len(boxes) != 1:  # said of a photo, not of the camera's view
         return f"{len(boxes)} faces in it" if boxes else "no face found in it"
     ready, reason = SteadyFace().update(image, boxes, 0.0, still=True)

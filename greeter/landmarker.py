@@ -23,10 +23,14 @@ MAX_LANDMARK_DRIFT = 0.2
 class Landmarker:
     """Finds the 68 landmarks of face boxes given by ``detector``."""
 
-    def __init__(self, detector: FaceDetector, lock: threading.Lock) -> None:
-        self.model = landmarks.load_landmark_model()
+    def __init__(self, detector: FaceDetector, lock: threading.Lock, model=None) -> None:
+        self.model = model if model is not None else landmarks.load_landmark_model()
         self._scale, self._shift = detector.square_scale, detector.square_shift
         self._lock = lock
+
+    def framing(self, detector: FaceDetector) -> Landmarker:
+        """A Landmarker of the same network (and lock) for the boxes of ``detector``."""
+        return Landmarker(detector, self._lock, self.model)
 
     def landmarks(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Landmarks (N, 68, 2) float32 of ``boxes`` in a BGR image."""

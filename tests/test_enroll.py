@@ -103,8 +103,10 @@ def test_saves_into_the_persons_folder(faces, videos, encoder, tmp_path, capsys)
     assert all(after[name] == content for name, content in before.items())
 
 
-@pytest.mark.parametrize("video, reason", [("two", "2 faces"), ("empty", "no face"),
-                                           ("blurred", "blurred")])
+# The group photo shows Obama, Biden and, at the edge, half of a girl's face,
+# which YuNet finds and FaceBoxes does not: more than one face, either way.
+@pytest.mark.parametrize("video, reason", [("two", "only the person to enroll should be in view"),
+                                           ("empty", "no face"), ("blurred", "blurred")])
 def test_no_save_without_one_sharp_face(videos, encoder, tmp_path, capsys, video, reason):
     images = tmp_path / "images"
     images.mkdir()
