@@ -16,6 +16,14 @@ KNOWN_COLOUR = (60, 200, 60)      # BGR green
 UNKNOWN_COLOUR = (40, 40, 220)    # BGR red
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
+# OpenCV's Qt window hands its pictures to the X server through shared memory
+# (MIT-SHM); on Xvfb under load, as in containers and over remote X, the
+# window then stayed black while the greeter ran (1 start in 6-15; none in 15
+# with this set). Without it Qt sends the pixels over the X connection, as it
+# does to any remote display. Qt reads this when it opens the first window; a
+# value of the user's own is kept.
+os.environ.setdefault("QT_X11_NO_MITSHM", "1")
+
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -102,6 +110,10 @@ class Window:
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self.open = True
         self._sized = False
+        # Not shown yet is not closed: on a loaded machine the window may still be
+        # unmapped after the first frames, and the greeter used to stop right
+        # away, as if the user had closed it.
+        self._was_visible = False
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> bool:
         """Show ``image``; False once the user asked to stop (ESC, q, or closed the window)."""
@@ -116,7 +128,8 @@ class Window:
             visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
         except cv2.error:
             visible = False
-        if key in (27, ord("q")) or not visible:
+        self._was_visible |= visible
+        if key in (27, ord("q")) or self._was_visible and not visible:
             self.close()
         return self.open
 
