@@ -36,7 +36,9 @@ def display():
     server.wait(timeout=10)
 
 
-def test_window_shows_box_and_name(display, faces, tmp_path):
+def greeter_in_a_window(display: str, faces, tmp_path) -> tuple[subprocess.Popen, dict]:
+    """The greeter on ``display``, knowing Obama, watching a door clip of him in a
+    loop; and the environment it runs in."""
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(faces / "people/obama/obama_1.jpg", images / "obama.jpg")
@@ -48,6 +50,11 @@ def test_window_shows_box_and_name(display, faces, tmp_path):
         [sys.executable, str(REPO / "facenet.py"), "--source", str(video), "--images",
          str(images), "--no-speech", "--loop"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, env
+
+
+def test_window_shows_box_and_name(display, faces, tmp_path):
+    process, _ = greeter_in_a_window(display, faces, tmp_path)
     shot = tmp_path / "screen.png"
     try:
         lines = []
@@ -87,17 +94,7 @@ def test_window_shows_box_and_name(display, faces, tmp_path):
 
 def test_q_in_the_window_stops_the_greeter_cleanly(display, faces, tmp_path):
     """As a person at the screen stops it: q in the window (ESC does the same)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    shutil.copy(faces / "people/obama/obama_1.jpg", images / "obama.jpg")
-    video = tmp_path / "door.avi"
-    write_video(video, [(faces / "people/obama/obama_4.jpg", 4)])
-    env = dict(os.environ, DISPLAY=display, XDG_CACHE_HOME=str(tmp_path / "cache"),
-               PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "facenet.py"), "--source", str(video), "--images",
-         str(images), "--no-speech", "--loop"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, env = greeter_in_a_window(display, faces, tmp_path)
     try:
         for line in process.stdout:
             if greeted(line.rstrip("\n")):
