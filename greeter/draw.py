@@ -17,11 +17,12 @@ UNKNOWN_COLOUR = (40, 40, 220)    # BGR red
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 # OpenCV's Qt window hands its pictures to the X server through shared memory
-# (MIT-SHM); on Xvfb under load, as in containers and over remote X, the
-# window then stayed black while the greeter ran (1 start in 6-15; none in 15
-# with this set). Without it Qt sends the pixels over the X connection, as it
-# does to any remote display. Qt reads this when it opens the first window; a
-# value of the user's own is kept.
+# (MIT-SHM), the known cause of black OpenCV windows in containers and over
+# remote X. On Xvfb under load the window stayed black in 1 start of 6-15;
+# none in 15 with this variable in the program's environment, but 1 in 4 with
+# it set only here, so this may be too late for Qt, or not the cause (issue
+# 18). Without it Qt sends the pixels over the X connection, as it does to any
+# remote display; a value of the user's own is kept.
 os.environ.setdefault("QT_X11_NO_MITSHM", "1")
 
 
