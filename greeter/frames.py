@@ -121,7 +121,7 @@ _FRAME_HEADERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 def jpeg_size(jpeg: np.ndarray) -> tuple[int, int] | None:
     """(height, width) from a JPEG's frame header, or None if it has none before
     its image data: what the reduced decode needs to know, read in microseconds."""
-    data = jpeg.tobytes() if isinstance(jpeg, np.ndarray) else bytes(jpeg)
+    data = jpeg.tobytes()
     if data[:2] != b"\xff\xd8":
         return None
     at = 2

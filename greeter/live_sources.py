@@ -107,7 +107,6 @@ class _Live(Source):
             if capture is not None:
                 capture.release()
 
-
     def _caller_uses_images(self) -> bool:
         """Whether the caller asked for the image of the last frame it took: then the
         next JPEG is decoded here, beside the caller's work, not by the caller.
