@@ -31,10 +31,12 @@ class Frame:
     """One image from a Source.
 
     A frame of an MJPEG stream comes as its JPEG (greeter.live_sources reads
-    those streams undecoded) and is decoded when its image is first asked
-    for: an empty hall needs only the motion check's small grey copy, which
-    libjpeg decodes at reduced size (a quarter of the width of a 720p or
-    1080p frame) for about half the cost of the whole.
+    those streams undecoded) and is decoded only as far as it is used: the
+    motion check's small grey copy from the JPEG decoded at reduced size (a
+    quarter of the width of a 720p or 1080p frame, for a fifth of the cost of
+    the whole), the image in full when it is first asked for. An empty hall's
+    frames are mostly not decoded at all: the motion check looks at every
+    other one (greeter.recognise).
     """
 
     def __init__(self, image: np.ndarray, index: int, time: float, still: bool) -> None:
@@ -50,7 +52,6 @@ class Frame:
         self.still = still  # True for a photo: a still counts as confirmed on its own
         self._image: np.ndarray | None = image
         self._jpeg: np.ndarray | None = None
-        self._reduced: tuple[np.ndarray, int] | None = None  # see reduced_grey
         self._motion_copy: np.ndarray | None = None
         self._image_asked = False
 
@@ -59,13 +60,12 @@ class Frame:
         """The frame, BGR uint8, height x width x 3 (decoded now if it came as a JPEG)."""
         self._image_asked = True
         if self._image is None:
-            image = cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
-            if image is None:
-                # Its reduced copy decoded (from_jpeg made sure), so this is all
-                # but impossible; a blurred frame then, not a crashed loop.
-                grey, factor = self._reduced
-                image = cv2.cvtColor(cv2.resize(grey, None, fx=factor, fy=factor), cv2.COLOR_GRAY2BGR)
-            self._image = image
+            self._image = cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
+            if self._image is None:
+                # Its header was read (from_jpeg made sure), so its data is
+                # broken: a black frame then, in which nothing is found, not a
+                # crashed loop.
+                self._image = np.zeros((*jpeg_size(self._jpeg), 3), np.uint8)
         return self._image
 
     @property
@@ -78,39 +78,44 @@ class Frame:
         """Whether anyone asked for the image (not only for the motion copy)."""
         return self._image_asked
 
+    @property
+    def motion_checked(self) -> bool:
+        """Whether the motion copy was made (see motion_copy)."""
+        return self._motion_copy is not None
+
     def motion_copy(self) -> np.ndarray:
-        """The small grey copy that greeter.motion compares, made from the JPEG
+        """The small grey copy that greeter.motion compares: made from the JPEG
         decoded at reduced size while the image itself is not needed."""
         if self._motion_copy is None:
-            self._motion_copy = motion.motion_copy(
-                self._reduced[0] if self._image is None else self._image)
+            grey = None if self._image is not None else reduced_grey(self._jpeg, motion.MOTION_WIDTH)
+            self._motion_copy = motion.motion_copy(self.image if grey is None else grey)
         return self._motion_copy
 
     @classmethod
     def from_jpeg(cls, jpeg: np.ndarray, index: int, time: float,
                   decode_now: bool) -> Frame | None:
-        """A live frame of ``jpeg`` (its bytes, uint8): decoded now, or else only at
-        reduced size for the motion check and in full when its image is asked
-        for. None when the JPEG cannot be decoded."""
+        """A live frame of ``jpeg`` (its bytes, uint8): decoded now, or else only as
+        far as it is used. None when it is no JPEG (no image header), or when it
+        was to be decoded now and could not be."""
+        if jpeg_size(jpeg) is None:
+            return None
         frame = cls(None, index, time, still=False)
         frame._jpeg = jpeg
         if decode_now:
             frame._image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
             return frame if frame._image is not None else None
-        frame._reduced = reduced_grey(jpeg, motion.MOTION_WIDTH)
-        return frame if frame._reduced is not None else None
+        return frame
 
 
-def reduced_grey(jpeg: np.ndarray, min_width: int) -> tuple[np.ndarray, int] | None:
+def reduced_grey(jpeg: np.ndarray, min_width: int) -> np.ndarray | None:
     """``jpeg`` decoded in grey at 1/2, 1/4 or 1/8 of its size, the smallest that is
-    still ``min_width`` wide, and that factor; None when it cannot be decoded."""
+    still ``min_width`` wide; None when it cannot be decoded."""
     size = jpeg_size(jpeg)
     if size is None:
         return None
     factor = next((f for f in (8, 4, 2) if size[1] // f >= min_width), 1)
-    grey = cv2.imdecode(jpeg, {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    return cv2.imdecode(jpeg, {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
                                2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}[factor])
-    return None if grey is None else (grey, factor)
 
 
 # The JPEG markers that start a frame header (SOF0-SOF15 but DHT, JPG and DAC),

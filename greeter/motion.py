@@ -45,8 +45,11 @@ SATURATED = 230
 class MotionGate:
     """Says, frame by frame, whether anything moved since the frames before."""
 
-    def __init__(self) -> None:
+    def __init__(self, frames_per_check: int = 1) -> None:
+        """``frames_per_check``: moved() is asked on every this many frames of the
+        video; the background then follows the scene as fast as on every frame."""
         self._background: np.ndarray | None = None  # float32, the motion copy's size
+        self._rate = 1 - (1 - BACKGROUND_RATE) ** frames_per_check
 
     def moved(self, copy: np.ndarray) -> bool:
         """Whether anything moved in the frame of this :func:`motion_copy` (True for
@@ -67,7 +70,7 @@ class MotionGate:
         # brought back to the background's brightness looks like a change.
         brightest = np.maximum(copy * max(level, 1.0), background * max(1.0 / level, 1.0))
         changed = (np.abs(copy * level - background) > PIXEL_CHANGE) & (brightest < SATURATED)
-        cv2.accumulateWeighted(copy, background, BACKGROUND_RATE)
+        cv2.accumulateWeighted(copy, background, self._rate)
         return float(changed.mean()) > MOVED_SHARE
 
 

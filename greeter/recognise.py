@@ -2,9 +2,10 @@
 
 The whole frame is searched for faces every few frames (as often as the
 detector's cost for the frame's size allows, see
-FaceDetector.frames_per_scan), and only when something moved since the last
-search (greeter.motion; a search now and then all the same, for a person
-who stands still): an empty hall costs no detection. In between, the faces
+FaceDetector.frames_per_scan), and only when something moved (greeter.motion;
+a search now and then all the same, for a person who stands still): an
+empty hall costs no detection. Motion is looked for on every other frame:
+half an empty hall's frames are not even decoded. In between, the faces
 already found are looked for around where they were. A face is followed as
 a track while its box overlaps the one it had in the last frames. Encoding
 is the costly stage (tens of milliseconds a face, more than a frame's time
@@ -76,6 +77,10 @@ class Tracking:
     # Nothing moved for this many frames: the whole frame is searched all the
     # same (a person standing still; 2 s at 30 fps, a few ms every 2 s).
     quiet_frames_per_scan: int = 60
+    # Motion is looked for on every this many frames: a person walking in is
+    # seen a frame later at most, and an empty hall costs half the decoding
+    # (Frame.motion_copy).
+    frames_per_motion_check: int = 2
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -196,8 +201,9 @@ class FaceRecogniser:
         self._gallery: Gallery | None = None
         self._numbers = itertools.count()
         self._frames_to_scan = 0  # until the next whole-frame search
-        self._motion = MotionGate()
+        self._motion = MotionGate(tracking.frames_per_motion_check)
         self._moved_since_scan = True
+        self._frames_to_motion_check = 0
         self._encode_credit = tracking.encodes_at_once  # faces that may be encoded now
 
     def recognise(self, image: np.ndarray, gallery: Gallery, still: bool = False) -> list[Face]:
@@ -215,7 +221,7 @@ class FaceRecogniser:
         if frame.still:
             self._tracks, self._frames_to_scan = [], 0
         started = time.perf_counter()
-        boxes, scanned = self._find_faces(frame, frame.still or self._motion.moved(frame.motion_copy()))
+        boxes, scanned = self._find_faces(frame)
         detected = time.perf_counter()
         seen = self._follow(boxes)
         due = [track for track in seen if track.needs_encoding(self.first_looks, self.tracking)]
@@ -269,12 +275,12 @@ class FaceRecogniser:
         self._encode_credit -= len(turns)
         return turns
 
-    def _find_faces(self, frame: Frame, moved: bool) -> tuple[list[Box], bool]:
+    def _find_faces(self, frame: Frame) -> tuple[list[Box], bool]:
         """This frame's face boxes, and whether they come from a whole-frame search
-        (when one is due and something ``moved`` since the last), else from
-        around the faces being followed (none: the image is not even decoded)."""
+        (when one is due and something moved since the last), else from around
+        the faces being followed (none: the image is not even decoded)."""
         detector = self.detector
-        self._moved_since_scan |= moved
+        self._moved_since_scan |= self._moved(frame)
         self._frames_to_scan -= 1
         # On a schedule of its own, not whenever nobody is followed: a busy
         # doorway then costs no more than a quiet one.
@@ -292,6 +298,17 @@ class FaceRecogniser:
                                        for other in boxes):
                 boxes.append(box)
         return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True), False
+
+    def _moved(self, frame: Frame) -> bool:
+        """Whether anything moved, looked for in this frame if it is one of every
+        Tracking.frames_per_motion_check (a photo: always)."""
+        if frame.still:
+            return True
+        self._frames_to_motion_check -= 1
+        if self._frames_to_motion_check > 0:
+            return False
+        self._frames_to_motion_check = self.tracking.frames_per_motion_check
+        return self._motion.moved(frame.motion_copy())
 
     def _follow(self, boxes: list[Box]) -> list[_Track]:
         """The tracks of this frame's boxes, in the boxes' order: each box joins the

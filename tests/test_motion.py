@@ -88,15 +88,22 @@ def test_a_jpeg_decoded_at_reduced_size_gives_the_motion_copy_of_the_whole_frame
                 assert reduced.image.shape == (size[1], size[0], 3)  # in full when asked
 
 
-def test_a_jpeg_that_cannot_be_decoded_is_no_frame():
+def test_a_jpeg_that_cannot_be_decoded_is_no_frame_or_a_black_one():
+    """What a stream may send when packets are lost: no JPEG at all is skipped; a
+    JPEG whose data is broken after its header, when it is decoded lazily, is a
+    black frame in which nothing moved twice and nothing is found."""
     from greeter.frames import Frame
     image = hallway_clip("classroom.gif", (640, 360))[0]
     jpeg = cv2.imencode(".jpg", image)[1]
     broken = jpeg.copy()
     broken[200:2000] = 0  # the tables and the start of the image data gone
-    for data in (np.frombuffer(b"not a jpeg at all", np.uint8), jpeg[:100], broken):
+    for data in (np.frombuffer(b"not a jpeg at all", np.uint8), jpeg[:100]):
         for decode_now in (False, True):
             assert Frame.from_jpeg(data, 0, 0.0, decode_now) is None
+    assert Frame.from_jpeg(broken, 0, 0.0, decode_now=True) is None
+    lazy = Frame.from_jpeg(broken, 0, 0.0, decode_now=False)
+    assert lazy.motion_copy().shape == (180, 320) and not lazy.motion_copy().any()
+    assert lazy.image.shape == (360, 640, 3) and not lazy.image.any()
 
 
 def test_an_mjpeg_stream_of_an_empty_hall_is_not_decoded_until_someone_walks_in(encoder):
@@ -139,5 +146,8 @@ def test_an_mjpeg_stream_of_an_empty_hall_is_not_decoded_until_someone_walks_in(
     # the next frame decoded ahead: a frame the program asked the image of.
     searches = 149 // Tracking().quiet_frames_per_scan + 1
     assert decoded <= 2 * searches + 1, (decoded, searches)
+    # Motion was looked for on every other frame: the others were not decoded at all.
+    checked = sum(frame.motion_checked or frame.decoded for frame in empty[1:])
+    assert checked <= 149 // Tracking().frames_per_motion_check + 2 * searches + 1, checked
     assert any(found), "nobody found in 60 frames of people walking in"
     assert frame.decoded
