@@ -14,7 +14,7 @@ dev=0
 
 if command -v apt-get >/dev/null 2>&1; then
   packages="espeak-ng libespeak-ng1 espeak-ng-data alsa-utils libgl1 libglib2.0-0 fonts-dejavu-core fonts-wqy-microhei"
-  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool sox imagemagick mosquitto chromium chromium-driver"
+  [ "$dev" = 1 ] && packages="$packages xvfb xauth xdotool openbox x11-utils sox imagemagick mosquitto chromium chromium-driver"
   missing=""
   for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
