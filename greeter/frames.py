@@ -52,6 +52,7 @@ class Frame:
         self.still = still  # True for a photo: a still counts as confirmed on its own
         self._image: np.ndarray | None = image
         self._jpeg: np.ndarray | None = None
+        self._jpeg_size: tuple[int, int] | None = None  # (height, width) from its header
         self._motion_copy: np.ndarray | None = None
         self._image_asked = False
 
@@ -60,13 +61,15 @@ class Frame:
         """The frame, BGR uint8, height x width x 3 (decoded now if it came as a JPEG)."""
         self._image_asked = True
         if self._image is None:
-            self._image = cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
-            if self._image is None:
-                # Its header was read (from_jpeg made sure), so its data is
-                # broken: a black frame then, in which nothing is found, not a
-                # crashed loop.
-                self._image = np.zeros((*jpeg_size(self._jpeg), 3), np.uint8)
+            self._image = self._decoded()
         return self._image
+
+    def _decoded(self) -> np.ndarray:
+        """The JPEG decoded in full."""
+        image = cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
+        # Its header was read (from_jpeg made sure), so its data is broken: a
+        # black frame then, in which nothing is found, not a crashed loop.
+        return image if image is not None else np.zeros((*self._jpeg_size, 3), np.uint8)
 
     @property
     def decoded(self) -> bool:
@@ -87,8 +90,13 @@ class Frame:
         """The small grey copy that greeter.motion compares: made from the JPEG
         decoded at reduced size while the image itself is not needed."""
         if self._motion_copy is None:
-            grey = None if self._image is not None else reduced_grey(self._jpeg, motion.MOTION_WIDTH)
-            self._motion_copy = motion.motion_copy(self.image if grey is None else grey)
+            # The image itself where it was decoded already; not self.image,
+            # which would count as asked and have the next frames decoded ahead.
+            source = self._image if self._image is not None else reduced_grey(
+                self._jpeg, self._jpeg_size, motion.MOTION_WIDTH)
+            if source is None:
+                source = self._image = self._decoded()
+            self._motion_copy = motion.motion_copy(source)
         return self._motion_copy
 
     @classmethod
@@ -97,22 +105,21 @@ class Frame:
         """A live frame of ``jpeg`` (its bytes, uint8): decoded now, or else only as
         far as it is used. None when it is no JPEG (no image header), or when it
         was to be decoded now and could not be."""
-        if jpeg_size(jpeg) is None:
+        size = jpeg_size(jpeg)
+        if size is None:
             return None
         frame = cls(None, index, time, still=False)
-        frame._jpeg = jpeg
+        frame._jpeg, frame._jpeg_size = jpeg, size
         if decode_now:
             frame._image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
             return frame if frame._image is not None else None
         return frame
 
 
-def reduced_grey(jpeg: np.ndarray, min_width: int) -> np.ndarray | None:
-    """``jpeg`` decoded in grey at 1/2, 1/4 or 1/8 of its size, the smallest that is
-    still ``min_width`` wide; None when it cannot be decoded."""
-    size = jpeg_size(jpeg)
-    if size is None:
-        return None
+def reduced_grey(jpeg: np.ndarray, size: tuple[int, int], min_width: int) -> np.ndarray | None:
+    """``jpeg``, of ``size`` (height, width: jpeg_size), decoded in grey at 1/2, 1/4
+    or 1/8 of its size, the smallest that is still ``min_width`` wide; None when
+    it cannot be decoded."""
     factor = next((f for f in (8, 4, 2) if size[1] // f >= min_width), 1)
     return cv2.imdecode(jpeg, {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
                                2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}[factor])
