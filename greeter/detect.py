@@ -77,24 +77,30 @@ class FaceDetector(ABC):
     def faces_near(self, image: np.ndarray, boxes: list[Box]) -> list[Box | None]:
         """For each of ``boxes`` (faces of an earlier frame), the face in a BGR image
         that is nearest to it within twice its size around it, or None."""
-        found: list[Box | None] = []
         height, width = image.shape[:2]
+        corners, regions = [], []
         for x, y, w, h in boxes:
             side = int(NEAR_SIDE * max(w, h))
             left = min(max(int(x + w / 2 - side / 2), 0), max(width - side, 0))
             top = min(max(int(y + h / 2 - side / 2), 0), max(height - side, 0))
-            region = image[top:top + side, left:left + side]
+            corners.append((left, top))
+            regions.append(image[top:top + side, left:left + side])
+        found: list[Box | None] = []
+        sizes = [max(w, h) for _, _, w, h in boxes]
+        for (x, y, w, h), (left, top), faces in zip(boxes, corners,
+                                                    self._faces_in_regions(regions, sizes)):
             centre = (x + w / 2 - left, y + h / 2 - top)
-            near = sorted(self._faces_in_region(region, max(w, h)),
-                          key=lambda b: abs(b[0] + b[2] / 2 - centre[0])
+            near = sorted(faces, key=lambda b: abs(b[0] + b[2] / 2 - centre[0])
                           + abs(b[1] + b[3] / 2 - centre[1]))
             found.append((near[0][0] + left, near[0][1] + top, near[0][2], near[0][3])
                          if near else None)
         return found
 
-    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
-        """The faces in ``region``, cut around a face about ``size`` pixels wide."""
-        return self.face_locations(region, max(MIN_FACE_PX, size // 2))
+    def _faces_in_regions(self, regions: list[np.ndarray], sizes: list[int]) -> list[list[Box]]:
+        """The faces in each of ``regions``, each cut around a face about ``sizes``
+        pixels wide."""
+        return [self.face_locations(region, max(MIN_FACE_PX, size // 2))
+                for region, size in zip(regions, sizes)]
 
 
 # A followed face is looked for in a square this many times its size around it:
@@ -215,15 +221,32 @@ class FaceBoxesDetector(ScaledNetworkDetector):
         pixels = image_shape[0] * image_shape[1] * scale * scale
         return int(min(max(np.ceil(pixels / SCAN_PIXELS_PER_FRAME), 1), MAX_FRAMES_PER_SCAN))
 
-    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
-        height, width = region.shape[:2]
-        return self._detect(region, FOLLOWED_SQUARE_PX / width, FOLLOWED_SQUARE_PX / height)
+    def _faces_in_regions(self, regions: list[np.ndarray], sizes: list[int]) -> list[list[Box]]:
+        if not regions:
+            return []
+        # Each region scaled to one square: the network runs once for them all.
+        squares, factors = zip(*(_scaled_copy(region, FOLLOWED_SQUARE_PX / region.shape[1],
+                                              FOLLOWED_SQUARE_PX / region.shape[0])
+                                 for region in regions))
+        return [_corner_boxes(corners, factor) for (corners, _), factor in zip(
+            self._network(_rgb(np.stack(squares)), MIN_SCORE), factors)]
 
     def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
         small, factors = _scaled_copy(image, x_scale, y_scale)
-        corners, _ = self._network(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), MIN_SCORE)
-        return _boxes_in_image(np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2]]),
-                               factors)
+        corners, _ = self._network(_rgb(small[None]), MIN_SCORE)[0]
+        return _corner_boxes(corners, factors)
+
+
+def _rgb(images_bgr: np.ndarray) -> np.ndarray:
+    """BGR images (N, H, W, 3) as RGB, contiguous, as the network takes them."""
+    return np.ascontiguousarray(images_bgr[..., ::-1])
+
+
+def _corner_boxes(corners: np.ndarray, factors: np.ndarray) -> list[Box]:
+    """(x0, y0, x1, y1) corners (N, 4) of a copy scaled by ``factors`` as boxes in
+    the image's pixels."""
+    return _boxes_in_image(np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2]]),
+                           factors)
 
 
 # ---------------------------------------------------------------------------
@@ -276,10 +299,10 @@ class YuNetDetector(ScaledNetworkDetector):
     def frames_per_scan(self, image_shape: tuple[int, ...], min_face: int = MIN_FACE_PX) -> int:
         return YUNET_FRAMES_PER_SCAN
 
-    def _faces_in_region(self, region: np.ndarray, size: int) -> list[Box]:
-        height, width = region.shape[:2]
-        return self._run(self._networks()[1], region, YUNET_FOLLOWED_SQUARE_PX / width,
-                         YUNET_FOLLOWED_SQUARE_PX / height)
+    def _faces_in_regions(self, regions: list[np.ndarray], sizes: list[int]) -> list[list[Box]]:
+        followed = self._networks()[1]
+        return [self._run(followed, region, YUNET_FOLLOWED_SQUARE_PX / region.shape[1],
+                          YUNET_FOLLOWED_SQUARE_PX / region.shape[0]) for region in regions]
 
     def _detect(self, image: np.ndarray, x_scale: float, y_scale: float) -> list[Box]:
         return self._run(self._networks()[0], image, x_scale, y_scale)
