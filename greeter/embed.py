@@ -64,10 +64,11 @@ class Embedder:
                 self.first_part_share = DLIB_THRESHOLD / DLIB_UNIT / FUSED_THRESHOLD
         else:
             from greeter import openface  # builds the Inception network only when asked for
-            model = openface.load_openface_model(weights_dir or WEIGHTS_DIR)
+            model = openface.channels_last_copy(
+                openface.load_openface_model(weights_dir or WEIGHTS_DIR))
             # OpenFace's own alignment fills the 96-pixel square with the face.
             self.chip_size, self.chip_padding = openface.OPENFACE_INPUT_SIZE, 0.0
-            signature = tf.TensorSpec((None, 3, self.chip_size, self.chip_size), tf.float32)
+            signature = tf.TensorSpec((None, self.chip_size, self.chip_size, 3), tf.float32)
         # The encoding's columns per network: (start, stop) of each part.
         self.parts: tuple[tuple[int, int], ...] = ((0, 128),) if self.sface is None else (
             (0, 128), (128, 128 + sface.FEATURE_SIZE))
@@ -123,7 +124,7 @@ class Embedder:
             return np.zeros((0, 128), np.float32)
         batch = chips.astype(np.float32)
         if self.network == "openface":
-            batch = batch.transpose(0, 3, 1, 2) / 255.0
+            batch = batch / 255.0
         with self._lock:
             first = self._network(tf.constant(batch)).numpy()
         return first / np.float32(self._first_unit) if self._first_unit != 1.0 else first

@@ -316,3 +316,29 @@ def load_openface_model(weights_dir) -> keras.Model:
     model = faceRecoModel((3, OPENFACE_INPUT_SIZE, OPENFACE_INPUT_SIZE))
     load_weights_from_FaceNet(model, weights_dir)
     return model
+
+
+def channels_last_copy(model: keras.Model) -> keras.Model:
+    """The network of ``model`` (from ``faceRecoModel``) with its weights, laid out
+    channels-last: RGB float32 (N, 96, 96, 3) in [0, 1] in, the same encodings out.
+
+    TensorFlow's own CPU convolution takes channels-last input only. The
+    demo's channels-first model runs on a CPU only through oneDNN's
+    operations, which TensorFlow leaves off on CPUs without AVX-512 (and the
+    greeter turns off): there it fails ("The Conv2D op currently only supports
+    the NHWC tensor format on the CPU"). Every weight keeps its shape, and the
+    last pooling leaves 1x1, so the dense layer reads the same order.
+    """
+    def relaid(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if "data_format" in config:
+            config["data_format"] = "channels_last"
+        if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Concatenate)):
+            config["axis"] = -1
+        return type(layer).from_config(config)
+
+    channels, height, width = model.input_shape[1:]
+    copy = keras.models.clone_model(model, clone_function=relaid, input_tensors=keras.Input(
+        (height, width, channels), name=model.inputs[0].name))
+    copy.set_weights(model.get_weights())
+    return copy

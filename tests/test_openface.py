@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # so plain `pytest` works without installing the project
 
 from greeter import openface  # noqa: E402
-from greeter.openface import (OPENFACE_INPUT_SIZE, WEIGHTS, load_openface_model,  # noqa: E402
+from greeter.openface import (OPENFACE_INPUT_SIZE, WEIGHTS, channels_last_copy,  # noqa: E402
+                              load_openface_model,
                               load_weights_from_FaceNet, write_openface_csv_export)
 from greeter.weights import WeightsError  # noqa: E402
 from inception_blocks_v2 import faceRecoModel  # noqa: E402
@@ -47,7 +48,9 @@ def randomise(model: keras.Model, seed: int) -> None:
 
 
 def encode(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict_on_batch(images))
+    """The encodings of channels-first ``images`` by ``model``, run as the greeter runs
+    it (channels-last: the channels-first model runs on some CPUs only)."""
+    return np.asarray(channels_last_copy(model)(images.transpose(0, 2, 3, 1), training=False))
 
 
 def same_weights(a: keras.Model, b: keras.Model) -> bool:
@@ -118,11 +121,33 @@ def test_layers_carry_openface_names_and_are_channels_first(source):
             assert layer.axis in (1, [1]), layer.name
 
 
+def test_the_channels_last_copy_has_every_weight_under_its_name(source):
+    copy = channels_last_copy(source)
+    assert copy.input_shape == (None, 96, 96, 3)
+    weights = {variable.path: variable.numpy() for variable in source.weights}
+    assert len(copy.weights) == len(weights)
+    for variable in copy.weights:
+        np.testing.assert_array_equal(variable.numpy(), weights[variable.path])
+
+
 def test_batch_forward_pass_gives_unit_encodings(source, faces):
     encodings = encode(source, faces)
     assert encodings.shape == (2, 128)
     np.testing.assert_allclose(np.linalg.norm(encodings, axis=1), 1.0, atol=1e-5)
     assert not np.allclose(encodings[0], encodings[1])
+
+
+def test_the_greeters_encoder_runs_it_on_any_cpu(pristine_export, faces):
+    """--model openface, as the greeter loads and runs it: on a CPU without AVX-512
+    (TensorFlow's oneDNN operations off) the channels-first model failed here."""
+    import cv2
+
+    from greeter.encode import FaceEncoder
+    encoder = FaceEncoder("openface", str(pristine_export))
+    result = encoder.encode_photo_image(cv2.imread(str(FACE)), str(FACE))
+    assert result.encoding is not None, result.note
+    assert result.encoding.shape == (128,)
+    np.testing.assert_allclose(np.linalg.norm(result.encoding), 1.0, atol=1e-5)
 
 
 def test_export_is_in_openface_layout(source, pristine_export):
