@@ -154,6 +154,9 @@ def face_recognition_client(url: str) -> None:
     """face_recognition's standard loop on the stream at ``url``, read as the greeter
     reads a stream (newest frame only), until SIGINT; prints the greeter's summary line."""
     import face_recognition
+    # measure() stops the client with SIGTERM, as it stops the greeter: the
+    # same clean end (and summary line) as Ctrl+C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.path.insert(0, REPO)
     from greeter.capture import open_source
     frames, started = 0, time.monotonic()

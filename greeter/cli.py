@@ -59,9 +59,9 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="folder of the OpenFace CSV weights for --model openface "
                              "(default: %(default)s)")
     common.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
-                        help="face detector of the frames: faceboxes finds small and turned "
-                             "faces in real time; yunet finds as many at under half the cost "
-                             "(not yet the default); haar is the classic demo's cascade, for "
+                        help="face detector of the frames: yunet finds small and turned "
+                             "faces in real time at the least cost; faceboxes finds as many at "
+                             "twice the cost; haar is the classic demo's cascade, for "
                              "large frontal faces. The photos of --images are always found "
                              "with faceboxes (default: %(default)s)")
     common.add_argument("--threshold", type=float, default=None, metavar="D",
