@@ -27,8 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
@@ -247,10 +249,10 @@ class _Voices:
     def set_up(self, utterance: Utterance) -> str:
         """Set the engine for ``utterance``; return the voice id used."""
         voice = (self.find(utterance.voice) if utterance.voice else None) or self.voice
-        self.engine.setProperty("voice", voice)
-        self.engine.setProperty("rate", utterance.rate or self.rate)
-        self.engine.setProperty("volume", self.volume if utterance.volume is None
-                                else utterance.volume)
+        set_property(self.engine, "voice", voice)
+        set_property(self.engine, "rate", utterance.rate or self.rate)
+        set_property(self.engine, "volume", self.volume if utterance.volume is None
+                     else utterance.volume)
         return voice
 
 
@@ -324,8 +326,7 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
                 if utterance.sound:
                     play_sound(utterance.sound)
                 if utterance.text.strip():
-                    engine.say(utterance.text)
-                    engine.runAndWait()
+                    speak_to_end(engine, lambda: engine.say(utterance.text))
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         if errors:
@@ -335,22 +336,73 @@ def speech_worker(commands: Queue, status: Connection, driver_name: str | None,
         status.send(("spoken", utterance.text))
 
 
-def save_speech(engine: pyttsx3.Engine, text: str, path: str) -> None:
-    """Render ``text`` into the WAV file ``path``.
+def _is_espeak(engine: pyttsx3.Engine) -> bool:
+    return getattr(engine, "driver_name", None) == "espeak"
 
-    Under load, pyttsx3's espeak driver now and then returns from runAndWait()
-    before the file is written, or without writing it (seen in about one run of
-    the tests in five with other programs busy): wait a moment for it, and try
-    once more if it does not come.
+
+def _wait_until_espeak_is_idle(timeout: float = 5.0) -> None:
+    """Return once espeak-ng's queue of commands is empty; SpeechError after ``timeout`` s."""
+    from pyttsx3.drivers import _espeak
+
+    deadline = time.monotonic() + timeout
+    while _espeak.IsPlaying():
+        if time.monotonic() > deadline:
+            raise SpeechError(f"espeak-ng did not finish its work in {timeout:.0f} s")
+        time.sleep(0.005)
+
+
+def set_property(engine: pyttsx3.Engine, name: str, value: object) -> None:
+    """Set the engine's ``name`` ("voice", "rate", "volume") for the next sentence.
+
+    pyttsx3's espeak driver holds a property back until runAndWait(), whose
+    end cancels whatever espeak-ng has not yet done (endLoop calls stop()),
+    and espeak-ng's cancel drops the property and resets the others: a
+    greeting at the wrong rate, the next one not spoken at all (seen under
+    load, and on every second sentence said in a row). So with espeak the
+    property is set at once and espeak-ng's queue is let empty.
     """
-    for _ in range(2):
-        engine.save_to_file(text, path)
+    if not _is_espeak(engine):
+        engine.setProperty(name, value)
+        return
+    from pyttsx3.drivers.espeak import EspeakDriver
+
+    EspeakDriver.setProperty(name, value)
+    _wait_until_espeak_is_idle()
+
+
+def speak_to_end(engine: pyttsx3.Engine, start: Callable[[], None],
+                 timeout: float = 60.0) -> None:
+    """Run ``start`` (``engine.say`` or ``engine.save_to_file``) and return once the
+    sentence is spoken or written; SpeechError when it takes over ``timeout`` s.
+
+    pyttsx3's espeak driver returns from runAndWait() as soon as the sentence
+    is begun, so with espeak the end is its "finished-utterance" notice; and
+    espeak-ng must be idle before runAndWait() (see :func:`set_property`).
+    """
+    if not _is_espeak(engine):
+        start()
         engine.runAndWait()
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            if os.path.exists(path) and os.path.getsize(path) > 44:  # 44: the WAV header
-                return
-            time.sleep(0.05)
+        return
+    finished = threading.Event()
+    token = engine.connect("finished-utterance", lambda **_: finished.set())
+    try:
+        _wait_until_espeak_is_idle()
+        start()
+        engine.runAndWait()
+        if not finished.wait(timeout):
+            raise SpeechError(f"espeak-ng did not finish a sentence in {timeout:.0f} s")
+        _wait_until_espeak_is_idle()
+    finally:
+        engine.disconnect(token)
+
+
+def save_speech(engine: pyttsx3.Engine, text: str, path: str) -> None:
+    """Render ``text`` into the WAV file ``path``."""
+    speak_to_end(engine, lambda: engine.save_to_file(text, path))
+    if _is_espeak(engine):
+        # The espeak driver keeps the file's name: the next say() would write
+        # over this file instead of playing.
+        engine.proxy._driver._save_file = None
 
 
 def _record(engine: pyttsx3.Engine, utterance: Utterance, voice: str, stem: str) -> None:
@@ -374,7 +426,7 @@ def render_worker(text: str, path: str, driver_name: str | None, voice: str | No
         if voice and found is None:
             raise SpeechError(f"no voice for {voice!r}; {voice_hint()}")
         if found is not None:
-            engine.setProperty("voice", found.id)
+            set_property(engine, "voice", found.id)
         save_speech(engine, text, path)
         used = engine.getProperty("voice")
     except SpeechError as exc:

@@ -293,6 +293,26 @@ def test_the_speaker_s_rate_slows_the_speech(tmp_path, warnings):
 
 
 @needs_engine
+def test_sentences_said_in_a_row_are_each_spoken_at_their_own_rate(tmp_path, warnings):
+    # pyttsx3's espeak driver cancels espeak-ng's unfinished work at the end of
+    # each runAndWait(): a sentence said while the one before was still being
+    # finished came out at the wrong rate (seen one burst in five).
+    rates = [90, 270, 90] * 4
+    with Speaker(record_to=str(tmp_path), on_warning=warnings.append) as speaker:
+        assert speaker.wait_ready(10), warnings
+        for burst in range(0, len(rates), 3):
+            for rate in rates[burst:burst + 3]:
+                speaker.say("Welcome Alice, have a nice day!", rate=rate)
+            assert speaker.wait_spoken(30), warnings
+    assert speaker.spoken == len(rates), warnings
+    durations = [measure_wav(str(tmp_path / f"{n:04d}.wav"))[0]
+                 for n in range(1, len(rates) + 1)]
+    slow = [d for d, rate in zip(durations, rates) if rate == 90]
+    fast = [d for d, rate in zip(durations, rates) if rate == 270]
+    assert min(slow) > 2 * max(fast), durations
+
+
+@needs_engine
 def test_a_person_s_sound_comes_with_the_sentence_or_alone(tmp_path, warnings):
     chime = tmp_path / "chime.wav"
     with wave.open(str(chime), "wb") as out:  # 0.3 s of a 440 Hz tone
