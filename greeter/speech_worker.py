@@ -358,8 +358,9 @@ def set_property(engine: pyttsx3.Engine, name: str, value: object) -> None:
     end cancels whatever espeak-ng has not yet done (endLoop calls stop()),
     and espeak-ng's cancel drops the property and resets the others: a
     greeting at the wrong rate, the next one not spoken at all (seen under
-    load, and on every second sentence said in a row). So with espeak the
-    property is set at once and espeak-ng's queue is let empty.
+    load, and in one burst of three sentences in five). So with espeak the
+    property is set at once; :func:`speak_to_end` lets espeak-ng's queue
+    empty before the sentence.
     """
     if not _is_espeak(engine):
         engine.setProperty(name, value)
@@ -367,7 +368,6 @@ def set_property(engine: pyttsx3.Engine, name: str, value: object) -> None:
     from pyttsx3.drivers.espeak import EspeakDriver
 
     EspeakDriver.setProperty(name, value)
-    _wait_until_espeak_is_idle()
 
 
 def speak_to_end(engine: pyttsx3.Engine, start: Callable[[], None],
@@ -391,7 +391,6 @@ def speak_to_end(engine: pyttsx3.Engine, start: Callable[[], None],
         engine.runAndWait()
         if not finished.wait(timeout):
             raise SpeechError(f"espeak-ng did not finish a sentence in {timeout:.0f} s")
-        _wait_until_espeak_is_idle()
     finally:
         engine.disconnect(token)
 
